@@ -9,13 +9,39 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from sessionizer.commands import collect, dev, fold, migrate, produce, schema, sink, worker
+from sessionizer.commands import (
+    check,
+    collect,
+    dev,
+    export,
+    fold,
+    migrate,
+    produce,
+    replay,
+    schema,
+    simulate,
+    sink,
+    worker,
+)
 from sessionizer.errors import SessionizerError
 from sessionizer.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
-COMMANDS = (dev, schema, produce, collect, fold, worker, sink, migrate)
+COMMANDS = (
+    dev,
+    migrate,
+    schema,
+    produce,
+    collect,
+    fold,
+    worker,
+    sink,
+    simulate,
+    export,
+    check,
+    replay,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
