@@ -1,0 +1,129 @@
+"""Session state <-> bytes, for the worker's table and changelog.
+
+Compact JSON (UTF-8, ``surrogatepass`` so no string can make encoding fail). Exact: every
+``Decimal`` (the cost total and each detail's ``cost``) travels as its string form, so it comes
+back with the same digits and exponent. ``decode_state(encode_state(s))`` equals ``s``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from decimal import Decimal
+from typing import Any
+
+from streams.session_state import (
+    ERROR_EVENTS_KEPT,
+    LLM_INTERACTIONS_KEPT,
+    RECENT_EVENT_IDS,
+    BatchState,
+    SessionState,
+)
+
+STATE_FORMAT = 1
+"""Bumped whenever the encoded layout changes; decode refuses other formats."""
+
+
+class StateDecodeError(ValueError):
+    """Bytes that are not an encoded session state of this format."""
+
+
+def _encode_llm(item: dict[str, Any]) -> dict[str, Any]:
+    encoded = dict(item)
+    encoded["cost"] = str(item["cost"])
+    return encoded
+
+
+def _decode_llm(item: dict[str, Any]) -> dict[str, Any]:
+    item["cost"] = Decimal(item["cost"])
+    return item
+
+
+def encode_state(state: SessionState) -> bytes:
+    """Compact, exact JSON bytes of a session state."""
+    batch = state.batch
+    document = {
+        "f": STATE_FORMAT,
+        "sid": state.session_id,
+        "seq": state.batch_seq,
+        "uid": state.user_id,
+        "arr": state.last_arrival_ms,
+        "ids": list(state.recent_event_ids),
+        "int": state.interaction_summary,
+        "goal": state.goal_events,
+        "feat": state.feature_interactions,
+        "meta": state.metadata,
+        "b": [
+            batch.started_at_ms,
+            batch.ended_at_ms,
+            batch.path_sequence,
+            batch.path_timings,
+            batch.page_load_times,
+            list(batch.error_events),
+            [_encode_llm(item) for item in batch.llm_interactions],
+            batch.llm_token_usage,
+            str(batch.llm_cost_estimate),
+            batch.version,
+            batch.closed,
+            batch.dirty,
+        ],
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+def decode_state(data: bytes) -> SessionState:
+    """The session state that :func:`encode_state` encoded."""
+    try:
+        document = json.loads(data.decode("utf-8", "surrogatepass"))
+        if document.get("f") != STATE_FORMAT:
+            raise StateDecodeError(f"unknown session state format {document.get('f')!r}")
+        (
+            started_at_ms,
+            ended_at_ms,
+            path_sequence,
+            path_timings,
+            page_load_times,
+            error_events,
+            llm_interactions,
+            llm_token_usage,
+            llm_cost_estimate,
+            version,
+            closed,
+            dirty,
+        ) = document["b"]
+        batch = BatchState(
+            started_at_ms=started_at_ms,
+            ended_at_ms=ended_at_ms,
+            path_sequence=path_sequence,
+            path_timings=path_timings,
+            page_load_times=page_load_times,
+            error_events=deque(error_events, maxlen=ERROR_EVENTS_KEPT),
+            llm_interactions=deque(
+                (_decode_llm(item) for item in llm_interactions), maxlen=LLM_INTERACTIONS_KEPT
+            ),
+            llm_token_usage=llm_token_usage,
+            llm_cost_estimate=Decimal(llm_cost_estimate),
+            version=version,
+            closed=closed,
+            dirty=dirty,
+        )
+        ids = document["ids"]
+        return SessionState(
+            session_id=document["sid"],
+            batch_seq=document["seq"],
+            batch=batch,
+            interaction_summary=document["int"],
+            goal_events=document["goal"],
+            feature_interactions=document["feat"],
+            metadata=document["meta"],
+            user_id=document["uid"],
+            recent_event_ids=deque(ids, maxlen=RECENT_EVENT_IDS),
+            recent_event_id_set=set(ids),
+            last_arrival_ms=document["arr"],
+        )
+    except StateDecodeError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StateDecodeError(f"not an encoded session state: {exc}") from exc
