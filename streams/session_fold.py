@@ -21,7 +21,7 @@ from streams.session_state import (
     SessionState,
     new_session_state,
 )
-from streams.snapshot import Snapshot, make_snapshot
+from streams.snapshot import Snapshot, cost_number, format_ms, make_snapshot
 
 __all__ = [
     "FoldOutcome",
@@ -140,8 +140,8 @@ def apply_event(state: SessionState | None, event: AcceptedEvent, *, gap_ms: int
         interaction: dict[str, Any] = {
             "model": _required(event.model, event, "model"),
             "tokens": tokens,
-            "cost": cost,
-            "timestamp": t,
+            "cost": cost_number(cost),
+            "timestamp": format_ms(t),
         }
         if event.llm_extra:
             interaction.update(event.llm_extra)

@@ -37,9 +37,9 @@ EXACT_DECIMAL = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 class BatchState:
     """The per-batch fields of the current batch.
 
-    ``error_events`` items are final JSON objects (``type``, ``page``, ``time``, optional
-    ``message``). ``llm_interactions`` items hold ``model``, ``tokens``, ``cost`` (a
-    ``Decimal``), ``timestamp`` (epoch ms) and the optional llm fields the event carried.
+    ``error_events`` and ``llm_interactions`` items are final, read-only JSON objects as the
+    snapshot shows them (an LLM detail's ``cost`` is the JSON number of the event's cost and its
+    ``timestamp`` RFC 3339 text); only ``llm_cost_estimate`` needs exact arithmetic.
     """
 
     started_at_ms: int | None = None

@@ -1,12 +1,13 @@
 """Batch snapshots (SPEC sections 4 and 5): built from a session state only when emitted.
 
 A snapshot is a JSON-ready ``dict`` with exactly the SPEC 5 keys. Its lists and dicts are fresh
-copies, so later folding never changes an emitted snapshot; leaf objects (error events,
-metadata values) are shared and must be treated as read-only.
+copies, so later folding never changes an emitted snapshot; leaf objects (error events, LLM
+details, metadata values) are shared with the state and must be treated as read-only.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import date
@@ -62,6 +63,7 @@ def format_ms(epoch_ms: int) -> str:
     )
 
 
+@functools.lru_cache(maxsize=65_536)
 def batch_id(session_id: str, batch_seq: int) -> str:
     """UUIDv5 of ``"{session_id}:{batch_seq}"`` in the batch namespace."""
     return str(uuid.uuid5(BATCH_ID_NAMESPACE, f"{session_id}:{batch_seq}"))
@@ -91,13 +93,6 @@ def session_type(state: SessionState) -> str:
     return "standard"
 
 
-def _llm_detail(item: dict[str, Any]) -> dict[str, Any]:
-    detail = dict(item)
-    detail["cost"] = cost_number(item["cost"])
-    detail["timestamp"] = format_ms(item["timestamp"])
-    return detail
-
-
 def make_snapshot(state: SessionState) -> Snapshot:
     """The snapshot of the session's current batch, with its derived fields."""
     batch = state.batch
@@ -118,7 +113,7 @@ def make_snapshot(state: SessionState) -> Snapshot:
         "feature_interactions": dict(state.feature_interactions),
         "page_load_times": dict(batch.page_load_times),
         "error_events": list(batch.error_events),
-        "llm_interactions": [_llm_detail(item) for item in batch.llm_interactions],
+        "llm_interactions": list(batch.llm_interactions),
         "llm_token_usage": batch.llm_token_usage,
         "llm_cost_estimate": format_cost_total(batch.llm_cost_estimate),
         "metadata": dict(state.metadata),

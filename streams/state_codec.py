@@ -1,8 +1,9 @@
 """Session state <-> bytes, for the worker's table and changelog.
 
 Compact JSON (UTF-8, ``surrogatepass`` so no string can make encoding fail). Exact: every
-``Decimal`` (the cost total and each detail's ``cost``) travels as its string form, so it comes
-back with the same digits and exponent. ``decode_state(encode_state(s))`` equals ``s``.
+``Decimal`` (the cost total) travels as its string form, so it comes back with the same digits
+and exponent; other numbers are JSON integers or floats, which round-trip exactly.
+``decode_state(encode_state(s))`` equals ``s``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 from collections import deque
 from decimal import Decimal
-from typing import Any
 
 from streams.session_state import (
     ERROR_EVENTS_KEPT,
@@ -26,17 +26,6 @@ STATE_FORMAT = 1
 
 class StateDecodeError(ValueError):
     """Bytes that are not an encoded session state of this format."""
-
-
-def _encode_llm(item: dict[str, Any]) -> dict[str, Any]:
-    encoded = dict(item)
-    encoded["cost"] = str(item["cost"])
-    return encoded
-
-
-def _decode_llm(item: dict[str, Any]) -> dict[str, Any]:
-    item["cost"] = Decimal(item["cost"])
-    return item
 
 
 def encode_state(state: SessionState) -> bytes:
@@ -60,7 +49,7 @@ def encode_state(state: SessionState) -> bytes:
             batch.path_timings,
             batch.page_load_times,
             list(batch.error_events),
-            [_encode_llm(item) for item in batch.llm_interactions],
+            list(batch.llm_interactions),
             batch.llm_token_usage,
             str(batch.llm_cost_estimate),
             batch.version,
@@ -100,9 +89,7 @@ def decode_state(data: bytes) -> SessionState:
             path_timings=path_timings,
             page_load_times=page_load_times,
             error_events=deque(error_events, maxlen=ERROR_EVENTS_KEPT),
-            llm_interactions=deque(
-                (_decode_llm(item) for item in llm_interactions), maxlen=LLM_INTERACTIONS_KEPT
-            ),
+            llm_interactions=deque(llm_interactions, maxlen=LLM_INTERACTIONS_KEPT),
             llm_token_usage=llm_token_usage,
             llm_cost_estimate=Decimal(llm_cost_estimate),
             version=version,
