@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 _DATE_TIME = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"
     r"(?:\.([0-9]+))?(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))"
 )
 _DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -37,31 +37,42 @@ def days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146_097 + day_of_era - 719_468
 
 
-def parse_rfc3339_ms(text: object) -> int:
-    """Epoch milliseconds of an RFC 3339 date-time string, or raise :class:`BadDateTime`."""
-    if not isinstance(text, str):
-        raise BadDateTime("not a string")
-    match = _DATE_TIME.fullmatch(text)
-    if match is None:
-        raise BadDateTime("not an RFC 3339 date-time with an offset")
-    year_s, month_s, day_s, hour_s, minute_s, second_s, fraction, sign, off_h, off_m = (
-        match.groups()
-    )
-    year, month, day = int(year_s), int(month_s), int(day_s)
-    hour, minute, second = int(hour_s), int(minute_s), int(second_s)
+_day_cache: dict[str, int] = {}
+_DAY_CACHE_SIZE = 4096
+
+
+def _days_of_date(date: str) -> int:
+    """Days since the epoch of a ``YYYY-MM-DD`` string of ASCII digits (validated, cached)."""
+    days = _day_cache.get(date)
+    if days is not None:
+        return days
+    year, month, day = int(date[0:4]), int(date[5:7]), int(date[8:10])
     if not 1 <= month <= 12:
         raise BadDateTime("month out of range")
     days_in_month = 29 if month == 2 and _is_leap_year(year) else _DAYS_IN_MONTH[month]
     if not 1 <= day <= days_in_month:
         raise BadDateTime("day out of range")
+    days = days_from_civil(year, month, day)
+    if len(_day_cache) >= _DAY_CACHE_SIZE:
+        _day_cache.clear()
+    _day_cache[date] = days
+    return days
+
+
+def parse_rfc3339_ms(text: object) -> int:
+    """Epoch milliseconds of an RFC 3339 date-time string, or raise :class:`BadDateTime`."""
+    if type(text) is not str:
+        raise BadDateTime("not a string")
+    match = _DATE_TIME.fullmatch(text)
+    if match is None:
+        raise BadDateTime("not an RFC 3339 date-time with an offset")
+    date, hour_s, minute_s, second_s, fraction, sign, off_h, off_m = match.groups()
+    hour, minute, second = int(hour_s), int(minute_s), int(second_s)
     if hour > 23 or minute > 59 or second > 59:
         raise BadDateTime("time of day out of range (second 60 is not accepted)")
-    millis = int((fraction + "00")[:3]) if fraction else 0
-    local_ms = (
-        days_from_civil(year, month, day) * MS_PER_DAY
-        + ((hour * 60 + minute) * 60 + second) * 1000
-        + millis
-    )
+    local_ms = _days_of_date(date) * MS_PER_DAY + ((hour * 60 + minute) * 60 + second) * 1000
+    if fraction:
+        local_ms += int((fraction + "00")[:3])  # truncated to milliseconds
     if sign is None:
         return local_ms
     offset_hours, offset_minutes = int(off_h), int(off_m)
