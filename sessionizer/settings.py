@@ -97,6 +97,15 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Max age of a pending sink batch (s)."
     )
     sink_group_id: str = Field(default="sessionizer-sink", description="Sink consumer group.")
+    sink_retry_initial_s: float = Field(
+        default=0.2, gt=0, description="First retry delay of the sink when Postgres fails (s)."
+    )
+    sink_retry_max_s: float = Field(
+        default=10.0, gt=0, description="Longest retry delay of the sink (s, with jitter)."
+    )
+    db_schema: str = Field(
+        default="public", description="Postgres schema of the tables (migrate and sink)."
+    )
 
     # --- local stack -------------------------------------------------------------------
     dev_dir: Path = Field(
