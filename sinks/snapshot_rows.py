@@ -201,7 +201,9 @@ def _jsonb(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def row_to_snapshot(row: Mapping[str, Any], *, restore_unlinked_user: bool = True) -> dict[str, Any]:
+def row_to_snapshot(
+    row: Mapping[str, Any], *, restore_unlinked_user: bool = True
+) -> dict[str, Any]:
     """A stored row (asyncpg Record or mapping) back as the snapshot dict it was written from.
 
     With the Supabase profile a user id without a user is stored in
