@@ -22,7 +22,7 @@ EPILOG = """\
 examples:
   sessionizer dev up            start both, then print the variables to export
   eval "$(sessionizer dev up)"  start both and point this shell at them
-  sessionizer dev status        running/stopped, pid, reachable (exit 0 only if both answer)
+  sessionizer dev status        running/stopped, pid, reachable (exit 0 only if both run and answer)
   sessionizer dev down          stop both (others may be using them!)
 """
 
@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="show each service: running/stopped, pid, address, reachable",
         description="Show each local service: running or stopped, its pid, its address and "
         "whether it answers (Kafka: a metadata request; Postgres: a login). Exit status 0 "
-        "when both answer, 3 otherwise.",
+        "when both run (from this checkout's dev folder) and answer, 3 otherwise.",
     )
     parser.set_defaults(handler=run)
 
@@ -97,4 +97,4 @@ async def _status(stack: LocalStack) -> int:
         running = f"running (pid {state.pid})" if state.running else "stopped"
         reachable = "reachable" if state.reachable else "not reachable"
         print(f"{state.name:<9} {running:<22} {state.address:<16} {reachable}")
-    return 0 if all(state.reachable for state in states) else 3
+    return 0 if all(state.running and state.reachable for state in states) else 3
