@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     stats_interval_s: float = Field(
         default=10.0, gt=0, description="Interval of the worker's INFO stats line (s)."
     )
+    worker_state_cache_size: int = Field(
+        default=100_000, ge=1, description="Decoded session states the worker keeps in memory."
+    )
+    worker_web_bind: str = Field(
+        default="127.0.0.1", description="Address the worker's web server (/metrics) binds to."
+    )
 
     # --- sink ------------------------------------------------------------------------
     sink_batch_size: int = Field(default=1000, ge=1, description="Max snapshots per write.")

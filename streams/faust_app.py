@@ -1,0 +1,205 @@
+"""The worker's Faust app, built from :class:`Settings`: topics, the sessions table, the agent.
+
+* the raw topic, read with raw key and value bytes by one agent in micro-batches
+  (:mod:`streams.session_agent`);
+* the ``sessions`` table: session_id bytes -> stored session bytes
+  (:mod:`streams.table_value`), a changelog topic ``<app id>-sessions-changelog`` that Faust
+  creates compacted, with as many partitions as the raw topic (a session's state lives in
+  the changelog partition of its raw partition, so it moves with it on a rebalance);
+* timers: the interval flush (:mod:`streams.interval_flush`) and the INFO stats line;
+* ``GET /metrics`` on the worker's web port (Prometheus text, :mod:`streams.worker_metrics`);
+* rebalance hooks: revoked partitions leave the cache; after the table restored newly
+  assigned partitions, their stored dirty batches are queued for the interval flush.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.web import View
+
+from sessionizer.settings import Settings
+from streams.faust_record_sender import FaustRecordSender
+from streams.interval_flush import IntervalFlusher
+from streams.session_agent import Destinations, SessionBatchProcessor
+from streams.session_table import SessionTable
+from streams.worker_metrics import WorkerMetrics
+
+log = logging.getLogger(__name__)
+
+TABLE_NAME = "sessions"
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
+LAG_TIMEOUT_S = 5.0
+
+
+def changelog_topic_name(settings: Settings) -> str:
+    """The changelog topic Faust uses for the sessions table."""
+    return f"{settings.worker_app_id}-{TABLE_NAME}-changelog"
+
+
+def broker_urls(settings: Settings) -> list[str]:
+    return [
+        f"kafka://{server.strip()}"
+        for server in settings.kafka_bootstrap_servers.split(",")
+        if server.strip()
+    ]
+
+
+@dataclass(slots=True)
+class WorkerApp:
+    """The Faust app and the parts tests and the command may want to reach."""
+
+    app: Any
+    table: Any
+    sessions: SessionTable
+    processor: SessionBatchProcessor
+    flusher: IntervalFlusher
+    metrics: WorkerMetrics
+
+
+def build_worker_app(settings: Settings) -> WorkerApp:
+    """A configured, not yet started Faust app running the session fold."""
+    app = faust.App(
+        settings.worker_app_id,
+        broker=broker_urls(settings),
+        store=settings.worker_store,
+        datadir=str(settings.worker_data_dir),
+        autodiscover=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        topic_disable_leader=True,
+        table_standby_replicas=1,
+        stream_buffer_maxsize=max(4096, 2 * settings.worker_batch_size),
+        producer_linger=settings.producer_linger_ms / 1000.0,
+        producer_max_batch_size=settings.producer_max_batch_size,
+        producer_acks=-1,
+        web_enabled=True,
+        web_port=settings.worker_web_port,
+        web_bind=settings.worker_web_bind,
+        web_host=settings.worker_web_bind,
+    )
+    raw_topic = app.topic(
+        settings.raw_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.topic_partitions,
+    )
+    table = app.Table(
+        TABLE_NAME,
+        default=None,
+        key_type=bytes,  # bytes: the "raw" serializer for keys and values
+        value_type=bytes,
+        partitions=settings.topic_partitions,
+        help="Session states (streams.table_value), keyed by session_id.",
+    )
+    metrics = WorkerMetrics()
+    lock = asyncio.Lock()
+    sessions = SessionTable(table, cache_size=settings.worker_state_cache_size)
+    sender = FaustRecordSender(app)
+    processor = SessionBatchProcessor(
+        sessions=sessions,
+        sender=sender,
+        destinations=Destinations(settings.sessions_topic, settings.dlq_topic, settings.gap_ms),
+        metrics=metrics,
+        lock=lock,
+    )
+    flusher = IntervalFlusher(
+        sessions=sessions,
+        sender=sender,
+        sessions_topic=settings.sessions_topic,
+        metrics=metrics,
+        lock=lock,
+    )
+    worker = WorkerApp(app, table, sessions, processor, flusher, metrics)
+
+    def raw_partitions(tps: Any) -> set[int]:
+        return {tp.partition for tp in tps if tp.topic == settings.raw_topic}
+
+    @app.agent(raw_topic, name="sessionizer.fold_sessions")
+    async def fold_sessions(stream: Any) -> None:
+        batches = stream.take_events(
+            settings.worker_batch_size, within=settings.worker_batch_timeout_s
+        )
+        async for events in batches:
+            try:
+                await processor.process(events)
+            except Exception as exc:
+                # The batch's effects may be half done: never go on with later events.
+                # Its events stay unacked, so their offsets are not committed; a restart
+                # replays them onto the state in the changelog.
+                log.critical("micro-batch failed, stopping the worker: %r", exc, exc_info=True)
+                await app.crash(exc)
+                raise
+
+    async def interval_flush() -> None:
+        try:
+            await flusher.flush()
+        except Exception as exc:
+            log.critical("interval flush failed, stopping the worker: %r", exc, exc_info=True)
+            await app.crash(exc)
+            raise
+
+    app.timer(settings.flush_interval_s, name="sessionizer.interval_flush")(interval_flush)
+
+    async def refresh_lag() -> None:
+        try:
+            tps = [tp for tp in app.consumer.assignment() if tp.topic == settings.raw_topic]
+            if not tps:
+                metrics.set_lag({})
+                return
+            highwaters = await asyncio.wait_for(app.consumer.highwaters(*tps), LAG_TIMEOUT_S)
+            lag: dict[int, int] = {}
+            for tp in tps:
+                end = highwaters.get(tp)
+                position = processor.next_offsets.get(tp.partition)
+                if position is None:
+                    position = await asyncio.wait_for(app.consumer.position(tp), LAG_TIMEOUT_S)
+                if end is not None and position is not None:
+                    lag[tp.partition] = max(0, end - position)
+            metrics.set_lag(lag)
+        except Exception as exc:  # lag is informative: never fail the worker for it
+            log.debug("could not measure consumer lag: %r", exc)
+
+    async def stats_line() -> None:
+        await refresh_lag()
+        log.info("worker stats: %s", metrics.stats_line())
+
+    app.timer(settings.stats_interval_s, name="sessionizer.stats")(stats_line)
+
+    @app.page("/metrics")
+    class MetricsPage(View):
+        async def get(self, request: Any) -> Any:
+            await refresh_lag()
+            return self.bytes(metrics.prometheus_text(), content_type=PROMETHEUS_CONTENT_TYPE)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        partitions = raw_partitions(args[0] if args else kwargs.get("revoked", ()))
+        async with lock:
+            dropped = sessions.drop_partitions(partitions)
+            processor.forget_partitions(partitions)
+        log.info("partitions revoked %s: %d cached sessions dropped", sorted(partitions), dropped)
+
+    @table.on_recover
+    async def on_recovered() -> None:
+        partitions = raw_partitions(app.consumer.assignment())
+        async with lock:
+            found = sessions.find_dirty(partitions)
+        log.info(
+            "table ready for partitions %s: %d stored sessions with unsent changes",
+            sorted(partitions),
+            found,
+        )
+
+    _ = (fold_sessions, interval_flush, stats_line, MetricsPage, on_revoked, on_recovered)
+    return worker

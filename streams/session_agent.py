@@ -1,0 +1,174 @@
+"""The micro-batch agent: raw records in, DLQ records, snapshots and session states out.
+
+One call of :meth:`SessionBatchProcessor.process` handles one micro-batch from
+``stream.take_events``, in four steps:
+
+1. validate every record and fold the accepted ones, in log order, into decoded session
+   states (a state is read from the table once, on its first event in the batch);
+2. send the DLQ records and the snapshots the fold emitted (flush-now, closings);
+3. wait for the broker to acknowledge them; only then
+4. write each touched session's state to the table once (one changelog record per session
+   per batch, not per event) and wait for those acknowledgements too.
+
+When it returns, ``take_events`` acks the batch's events and a later commit may cover them:
+by then everything they caused is in Kafka. Snapshots are acknowledged before the state
+saying "sent" is written, so a crash can make a snapshot be sent twice, never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ingest.accepted_event import Rejection
+from ingest.dlq_headers import SourceCoordinates, dlq_headers
+from ingest.validation import validate_record
+from streams.faust_record_sender import FaustRecordSender
+from streams.session_fold import apply_event
+from streams.session_state import new_session_state
+from streams.session_table import SessionTable
+from streams.snapshot import Snapshot, encode_snapshot
+from streams.table_value import StoredSession
+from streams.worker_metrics import WorkerMetrics
+
+log = logging.getLogger(__name__)
+
+TIMESTAMP_TYPE_NONE = -1
+
+
+def record_timestamp_ms(message: Any) -> int | None:
+    """The Kafka record timestamp in whole ms (Faust gives float seconds), or None."""
+    timestamp: float | None = message.timestamp
+    if timestamp is None or message.timestamp_type == TIMESTAMP_TYPE_NONE or timestamp < 0:
+        return None
+    return round(timestamp * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Destinations:
+    """Where the worker writes, and the fold's parameter."""
+
+    sessions_topic: str
+    dlq_topic: str
+    gap_ms: int
+
+
+async def send_snapshots(
+    sender: FaustRecordSender, topic: str, snapshots: Sequence[Snapshot]
+) -> list[Awaitable[Any]]:
+    """Queue ``snapshots`` in order, keyed by session id; returns their ack awaitables."""
+    acks = []
+    for snapshot in snapshots:
+        acks.append(
+            await sender.send(
+                topic,
+                key=snapshot["session_id"].encode("utf-8", "surrogatepass"),
+                value=encode_snapshot(snapshot),
+            )
+        )
+    return acks
+
+
+class SessionBatchProcessor:
+    """Processes micro-batches; see the module docstring for the order of effects."""
+
+    def __init__(
+        self,
+        *,
+        sessions: SessionTable,
+        sender: FaustRecordSender,
+        destinations: Destinations,
+        metrics: WorkerMetrics,
+        lock: asyncio.Lock,
+    ) -> None:
+        self._sessions = sessions
+        self._sender = sender
+        self._to = destinations
+        self._metrics = metrics
+        self._lock = lock
+        self.next_offsets: dict[int, int] = {}  # raw partition -> next offset to process
+
+    async def process(self, events: Sequence[Any]) -> None:
+        """Handle one micro-batch (all effects acknowledged by Kafka when it returns)."""
+        async with self._lock:
+            await self._process(events)
+
+    async def _process(self, events: Sequence[Any]) -> None:
+        sessions = self._sessions
+        values = self._metrics.values
+        gap_ms = self._to.gap_ms
+        touched: dict[bytes, tuple[StoredSession, Any]] = {}
+        snapshots: list[Snapshot] = []
+        acks: list[Awaitable[Any]] = []
+        next_offsets = self.next_offsets
+        for event in events:
+            message = event.message
+            partition, offset = message.partition, message.offset
+            next_offsets[partition] = offset + 1
+            timestamp_ms = record_timestamp_ms(message)
+            checked = validate_record(
+                message.value, key=message.key, check_key=True, record_timestamp_ms=timestamp_ms
+            )
+            if isinstance(checked, Rejection):
+                acks.append(await self._reject(message, checked, timestamp_ms))
+                continue
+            key: bytes = message.key  # equals session_id: key_mismatch was checked
+            entry = touched.get(key)
+            stored = entry[0] if entry is not None else sessions.get(key, event)
+            if stored is None:
+                stored = StoredSession(new_session_state(checked.session_id), partition)
+            touched[key] = (stored, event)
+            if stored.already_applied(partition, offset):
+                values.replayed += 1
+                continue
+            outcome = apply_event(stored.state, checked, gap_ms=gap_ms)
+            stored.state = outcome.state
+            stored.partition, stored.offset = partition, offset
+            if outcome.duplicate:
+                values.duplicates += 1
+                continue
+            values.accepted += 1
+            if outcome.snapshots:
+                snapshots.extend(outcome.snapshots)
+
+        acks.extend(await send_snapshots(self._sender, self._to.sessions_topic, snapshots))
+        if acks:
+            await asyncio.gather(*acks)
+        values.snapshots += len(snapshots)
+
+        writes = [sessions.put(key, stored, event) for key, (stored, event) in touched.items()]
+        if writes:
+            await asyncio.gather(*writes)
+        for key, (stored, _) in touched.items():
+            sessions.mark(key, stored)
+        sessions.trim()
+        values.table_writes += len(writes)
+        self._metrics.count_batch(len(events))
+
+    async def _reject(
+        self, message: Any, rejection: Rejection, timestamp_ms: int | None
+    ) -> Awaitable[Any]:
+        self._metrics.count_rejected(rejection.reason)
+        source = SourceCoordinates(message.topic, message.partition, message.offset, timestamp_ms)
+        log.debug(
+            "rejected %s[%d]@%d: %s: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            rejection.reason.value,
+            rejection.message,
+        )
+        return await self._sender.send(
+            self._to.dlq_topic,
+            key=message.key,
+            value=message.value,
+            headers=dlq_headers(rejection, source),
+        )
+
+    def forget_partitions(self, partitions: set[int]) -> None:
+        """Stop tracking the position of revoked partitions."""
+        for partition in partitions:
+            self.next_offsets.pop(partition, None)

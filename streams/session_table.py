@@ -1,0 +1,150 @@
+"""The worker's view of the Faust sessions table: a decoded-state cache over it, and dirty keys.
+
+Faust decides a table write's changelog partition (and, with RocksDB, the local partition
+database) from the *current event*, a context variable that its per-event iteration sets and
+that a micro-batch does not (see /work/shared/notes/faust-tables-and-batching.md). Every read
+and write here runs with that variable set to the event the value belongs to, so a session's
+state lives in the changelog partition equal to its raw-topic partition, whatever partitioner
+produced the raw topic.
+
+A write sends the changelog record itself (:meth:`faust.Table.send_changelog` with an explicit
+partition) and returns its future: the caller awaits the broker's acknowledgement before it
+lets Faust ack the batch's events. Faust's own commit-time producer flush gives up on its send
+buffer after 0.1 s, so it is not relied on.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from faust.streams import _current_event
+
+from streams.table_value import (
+    StoredSession,
+    TableValueError,
+    decode_stored,
+    encode_stored,
+    read_header,
+)
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def acting_for(event: Any) -> Iterator[None]:
+    """Make ``event`` Faust's current event while the block runs (table partition choice)."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+class SessionTable:
+    """Decoded session states of the partitions this worker owns, backed by the Faust table.
+
+    ``dirty`` maps the key of every session whose current batch may have changes not sent
+    yet to its raw-topic partition: the interval flush visits only these keys.
+    """
+
+    def __init__(self, table: Any, *, cache_size: int) -> None:
+        self._table = table
+        self._cache: OrderedDict[bytes, StoredSession] = OrderedDict()
+        self._cache_size = cache_size
+        self.dirty: dict[bytes, int] = {}
+
+    @property
+    def cached(self) -> int:
+        return len(self._cache)
+
+    def get(self, key: bytes, event: Any) -> StoredSession | None:
+        """The session of ``key`` (whose record is ``event``), from the cache or the table."""
+        stored = self._cache.get(key)
+        if stored is not None:
+            self._cache.move_to_end(key)
+            return stored
+        with acting_for(event):
+            value = self._table.data.get(key)
+        return self._remember(key, value)
+
+    def get_any(self, key: bytes) -> StoredSession | None:
+        """Like :meth:`get` without an event (the interval flush): any partition."""
+        stored = self._cache.get(key)
+        if stored is not None:
+            return stored
+        return self._remember(key, self._table.data.get(key))
+
+    def _remember(self, key: bytes, value: bytes | None) -> StoredSession | None:
+        if value is None:
+            return None
+        stored = decode_stored(value)
+        self._cache[key] = stored
+        return stored
+
+    def put(self, key: bytes, stored: StoredSession, event: Any) -> Any:
+        """Store ``stored`` locally and send it to the changelog; returns the send's future.
+
+        The changelog partition is the partition of ``event`` (a raw record of the session).
+        """
+        value = encode_stored(stored)
+        future = self._table.send_changelog(event.message.partition, key, value)
+        with acting_for(event):
+            self._table.data[key] = value
+        self._cache[key] = stored
+        self._cache.move_to_end(key)
+        return future
+
+    def mark(self, key: bytes, stored: StoredSession) -> None:
+        """Track whether ``key`` needs the interval flush."""
+        if stored.state.batch.dirty:
+            self.dirty[key] = stored.partition
+        else:
+            self.dirty.pop(key, None)
+
+    def trim(self) -> None:
+        """Forget the least recently used states beyond the cache size (the table keeps them).
+
+        An evicted state equals its stored value, apart from a dirty flag the interval flush
+        may have cleared since: reloading it can only make a batch be sent once more.
+        """
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def drop_partitions(self, partitions: Iterable[int]) -> int:
+        """Forget every cached state and dirty key of ``partitions`` (they were revoked)."""
+        gone = set(partitions)
+        if not gone:
+            return 0
+        keys = [key for key, stored in self._cache.items() if stored.partition in gone]
+        for key in keys:
+            del self._cache[key]
+        for key in [key for key, partition in self.dirty.items() if partition in gone]:
+            del self.dirty[key]
+        return len(keys)
+
+    def find_dirty(self, partitions: Iterable[int]) -> int:
+        """Add the stored sessions of ``partitions`` whose batch was dirty when written.
+
+        Run after the table restored newly assigned partitions: a batch that the previous
+        owner changed and did not send yet is sent by the next interval flush. Reads headers
+        only; returns how many keys were added.
+        """
+        wanted = set(partitions)
+        if not wanted:
+            return 0
+        added = 0
+        for key, value in self._table.data.items():
+            try:
+                header = read_header(value)
+            except TableValueError as exc:
+                log.warning("skipping unreadable stored session %r: %s", key, exc)
+                continue
+            if header.dirty and header.partition in wanted and key not in self.dirty:
+                self.dirty[key] = header.partition
+                added += 1
+        return added
