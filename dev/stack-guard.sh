@@ -24,6 +24,8 @@ stack_up() {
   trap stack_down_if_started EXIT
   trap 'exit 130' INT TERM
   echo "== local stack up" >&2
-  eval "$("$SESSIONIZER" dev up)"
+  local exports
+  exports=$("$SESSIONIZER" dev up) || { echo "== the local stack did not come up" >&2; exit 1; }
+  eval "$exports"
   export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL
 }
