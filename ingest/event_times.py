@@ -3,7 +3,8 @@
 - arrival = ``received_at`` if present, else the Kafka record timestamp, else (offline) ``ts``;
 - event time = arrival + (``ts`` − ``sent_at``) when ``sent_at`` is present, else ``ts``;
 - event time more than 1 hour after arrival becomes arrival;
-- event time and arrival must both lie in 2000-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z.
+- arrival, and event time as computed (before that clamp: "a time whose arithmetic leaves
+  that range"), must both lie in 2000-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z.
 """
 
 from __future__ import annotations
@@ -68,9 +69,9 @@ def resolve_times(
             ("received_at",) if received_at is not None else ("ts",),
         )
     event_time = ts if sent_at is None else arrival + (ts - sent_at)
-    if event_time - arrival > MAX_FUTURE_MS:
-        event_time = arrival
-    if not _in_range(event_time):
+    if not _in_range(event_time):  # checked before the clamp: the arithmetic left the range
         fields = ("ts",) if sent_at is None else ("ts", "sent_at")
         raise BadTimestamp("event time is outside 2000-01-01..9999-12-31", fields)
+    if event_time - arrival > MAX_FUTURE_MS:
+        event_time = arrival
     return event_time, arrival
