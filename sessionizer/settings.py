@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     worker_web_bind: str = Field(
         default="127.0.0.1", description="Address the worker's web server (/metrics) binds to."
     )
+    worker_session_timeout_s: float = Field(
+        default=30.0,
+        ge=6,
+        description="Kafka consumer session timeout of the worker (s): how soon a dead "
+        "worker's partitions move to the others.",
+    )
 
     # --- sink ------------------------------------------------------------------------
     sink_batch_size: int = Field(default=1000, ge=1, description="Max snapshots per write.")

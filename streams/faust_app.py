@@ -81,6 +81,8 @@ def build_worker_app(settings: Settings) -> WorkerApp:
         producer_linger=settings.producer_linger_ms / 1000.0,
         producer_max_batch_size=settings.producer_max_batch_size,
         producer_acks=-1,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=settings.worker_session_timeout_s / 10,
         web_enabled=True,
         web_port=settings.worker_web_port,
         web_bind=settings.worker_web_bind,
