@@ -71,29 +71,30 @@ def _count(name: str, high: int = COUNT_MAX, *, required: bool = False) -> Field
     return FieldRule(name, "integer", required, 0, high)
 
 
+USER_ID_RULE: Final = FieldRule("user_id", "uuid")
+EVENT_ID_RULE: Final = FieldRule("event_id", "uuid", required=True)
 _PATH = _text("path", 2048)
 _METADATA = FieldRule("metadata", "metadata")
 _NAME = _text("name", 128, required=True)
 
-USER_ID_RULE: Final = FieldRule("user_id", "uuid")
-EVENT_ID_RULE: Final = FieldRule("event_id", "uuid", required=True)
-
 TYPE_RULES: Final[dict[str, tuple[FieldRule, ...]]] = {
-    "page_view": (_text("path", 2048, required=True), _METADATA),
-    "interaction": (_NAME, _PATH, _METADATA),
-    "feature_use": (_NAME, _PATH, _METADATA),
-    "goal": (_NAME, _PATH, _METADATA),
+    "page_view": (_text("path", 2048, required=True), _METADATA, USER_ID_RULE),
+    "interaction": (_NAME, _PATH, _METADATA, USER_ID_RULE),
+    "feature_use": (_NAME, _PATH, _METADATA, USER_ID_RULE),
+    "goal": (_NAME, _PATH, _METADATA, USER_ID_RULE),
     "page_load": (
         _text("page", 2048, required=True),
         _count("load_ms", 3_600_000, required=True),
         _PATH,
         _METADATA,
+        USER_ID_RULE,
     ),
     "error": (
         _text("error_type", 128, required=True),
         FieldRule("message", "message"),
         _PATH,
         _METADATA,
+        USER_ID_RULE,
     ),
     "llm_usage": (
         _text("model", 128, required=True),
@@ -108,13 +109,14 @@ TYPE_RULES: Final[dict[str, tuple[FieldRule, ...]]] = {
         _text("finish_reason", 64),
         _PATH,
         _METADATA,
+        USER_ID_RULE,
     ),
-    "context": (FieldRule("metadata", "metadata", required=True), _PATH),
-    "session_end": (_PATH, _METADATA),
+    "context": (FieldRule("metadata", "metadata", required=True), _PATH, USER_ID_RULE),
+    "session_end": (_PATH, _METADATA, USER_ID_RULE),
 }
-"""Per type, the fields that belong to it besides ``event_id``, ``session_id``, ``user_id``."""
+"""Per type, the fields that belong to it besides ``event_id`` and ``session_id``."""
 
-UNKNOWN_TYPE_RULES: Final[tuple[FieldRule, ...]] = (_PATH, _METADATA)
+UNKNOWN_TYPE_RULES: Final[tuple[FieldRule, ...]] = (_PATH, _METADATA, USER_ID_RULE)
 """Checked as well when ``type`` itself is invalid, so that the message names every fault."""
 
 

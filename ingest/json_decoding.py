@@ -52,6 +52,7 @@ _DECODER = json.JSONDecoder(
     parse_constant=_parse_constant,
     strict=True,
 )
+_JSON_WHITESPACE = " \t\n\r"
 
 
 def _depth_exceeds(root: dict[str, Any], limit: int) -> bool:
@@ -80,6 +81,16 @@ def _json_kind(document: Any) -> str:
     return "number"
 
 
+def _decode(text: str) -> Any:
+    """``json.loads`` with the strict hooks; the usual case skips the whitespace regexes."""
+    body = text.strip(_JSON_WHITESPACE)
+    if body[:1] == "{":
+        document, end = _DECODER.raw_decode(body)
+        if end == len(body):
+            return document
+    return _DECODER.decode(text)  # not an object, or trailing data: the decoder says why
+
+
 def decode_json_object(value: bytes) -> dict[str, Any]:
     """Decode ``value`` into a JSON object, or raise :class:`BadJson` saying why."""
     if value.startswith(_UTF8_BOM):
@@ -89,7 +100,7 @@ def decode_json_object(value: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise BadJson(f"value is not UTF-8 (byte {exc.start})") from None
     try:
-        document = _DECODER.decode(text)
+        document = _decode(text)
     except BadJson:
         raise
     except RecursionError:

@@ -19,7 +19,6 @@ from ingest.event_fields import (
     LLM_EXTRA_FIELDS,
     TYPE_RULES,
     UNKNOWN_TYPE_RULES,
-    USER_ID_RULE,
     FieldProblem,
     check_field,
     check_session_id,
@@ -97,7 +96,7 @@ def validate_record(
     else:
         rules = TYPE_RULES[event_type]
 
-    for rule in (*rules, USER_ID_RULE):
+    for rule in rules:
         raw = document.get(rule.name)
         if raw is None:
             if rule.required:
