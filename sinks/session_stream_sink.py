@@ -124,7 +124,12 @@ class SessionStreamSink:
 
     @property
     def statements(self) -> int:
+        """Upsert statements sent to Postgres so far."""
         return 0 if self._postgres is None else self._postgres.statements
+
+    def assignment(self) -> set[TopicPartition]:
+        """Partitions of the session stream this sink holds now (empty before it joined)."""
+        return set() if self._consumer is None else set(self._consumer.assignment())
 
     async def run(self) -> None:
         """Consume and write until ``stop`` is set; flush what is pending on the way out."""

@@ -77,8 +77,11 @@ class SnapshotRow:
         return (self.session_id, self.batch_seq)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def _int(snapshot: Mapping[str, Any], key: str, maximum: int) -> int:
