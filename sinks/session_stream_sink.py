@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +121,7 @@ class SessionStreamSink:
         self._consumer: Any = None
         self._producer: Any = None
         self._postgres: PostgresSink | None = None
+        self._flush_lock = asyncio.Lock()  # the main loop and a rebalance never flush at once
 
     @property
     def statements(self) -> int:
@@ -178,8 +179,14 @@ class SessionStreamSink:
             await self.flush(retry_until_stopped=False)
 
     async def flush(self, *, retry_until_stopped: bool = True) -> bool:
-        """Write the pending batch, DLQ its rejects, commit its offsets. False: left pending."""
+        """Write the pending batch, DLQ its rejects, commit its offsets. False: not written."""
+        async with self._flush_lock:
+            return await self._flush(retry_until_stopped)
+
+    async def _flush(self, retry_until_stopped: bool) -> bool:
         batch = self.pending
+        if not batch:
+            return True
         rows = [row for row, _record in batch.rows.values()]
         records = {row.key: record for row, record in batch.rows.values()}
         outcome = await self._write_with_retry(rows, retry_until_stopped)
@@ -252,5 +259,37 @@ class SessionStreamSink:
 
 
 async def run_sink(settings: Settings, stop: asyncio.Event) -> None:
-    """Run the sink until ``stop`` is set (for ``sessionizer sink`` and the worker)."""
-    await SessionStreamSink(settings, stop).run()
+    """Run the sink until ``stop`` is set (for ``sessionizer sink`` and the worker).
+
+    Kafka unreachable (at start, or a fault the consumer does not survive) restarts the sink
+    with backoff: what was not committed is consumed again, so nothing is lost.
+    """
+    backoff = Backoff(settings.sink_retry_initial_s, settings.sink_retry_max_s)
+    outage = OutageLog(log, "Kafka (sink)")
+    while not stop.is_set():
+        sink = SessionStreamSink(settings, stop)
+        try:
+            await sink.run()
+            return
+        except KafkaError as exc:
+            outage.failed(exc)
+            if sink.snapshots_written:
+                backoff.reset()
+            if await sleep_or_stop(backoff.next_delay(), stop):
+                return
+
+
+@contextlib.asynccontextmanager
+async def sink_in_background(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
+    """Run :func:`run_sink` as a background task; stop it and wait for it on exit.
+
+    For ``sessionizer worker``: ``async with sink_in_background(settings) as task: ...``
+    (``task.done()`` tells whether the sink died; its exception is raised on exit).
+    """
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_sink(settings, stop), name="postgres-sink")
+    try:
+        yield task
+    finally:
+        stop.set()
+        await task
