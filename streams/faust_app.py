@@ -106,7 +106,7 @@ def build_worker_app(settings: Settings) -> WorkerApp:
     )
     metrics = WorkerMetrics()
     lock = asyncio.Lock()
-    sessions = SessionTable(table, cache_size=settings.worker_state_cache_size)
+    sessions = SessionTable(app, table, cache_size=settings.worker_state_cache_size)
     sender = FaustRecordSender(app)
     processor = SessionBatchProcessor(
         sessions=sessions,

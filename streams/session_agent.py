@@ -140,8 +140,7 @@ class SessionBatchProcessor:
         values.snapshots += len(snapshots)
 
         writes = [sessions.put(key, stored, event) for key, (stored, event) in touched.items()]
-        if writes:
-            await asyncio.gather(*writes)
+        await sessions.send(writes)
         for key, (stored, _) in touched.items():
             sessions.mark(key, stored)
         sessions.trim()

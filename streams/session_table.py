@@ -7,22 +7,24 @@ and write here runs with that variable set to the event the value belongs to, so
 state lives in the changelog partition equal to its raw-topic partition, whatever partitioner
 produced the raw topic.
 
-A write sends the changelog record itself (:meth:`faust.Table.send_changelog` with an explicit
-partition) and returns its future: the caller awaits the broker's acknowledgement before it
-lets Faust ack the batch's events. Faust's own commit-time producer flush gives up on its send
-buffer after 0.1 s, so it is not relied on.
+A write stores the value locally and returns the changelog record; :meth:`SessionTable.send`
+sends a batch's records with an explicit partition and waits for the broker's acknowledgement
+before the caller lets Faust ack the batch's events. Faust's own commit-time producer flush
+gives up on its send buffer after 0.1 s, so it is not relied on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from faust.streams import _current_event
+from faust.types import TP
 
 from streams.table_value import (
     StoredSession,
@@ -33,6 +35,14 @@ from streams.table_value import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class ChangelogRecord(NamedTuple):
+    """A session state to send to the changelog partition ``partition``."""
+
+    partition: int
+    key: bytes
+    value: bytes
 
 
 @contextmanager
@@ -52,7 +62,8 @@ class SessionTable:
     yet to its raw-topic partition: the interval flush visits only these keys.
     """
 
-    def __init__(self, table: Any, *, cache_size: int) -> None:
+    def __init__(self, app: Any, table: Any, *, cache_size: int) -> None:
+        self._app = app
         self._table = table
         self._cache: OrderedDict[bytes, StoredSession] = OrderedDict()
         self._cache_size = cache_size
@@ -86,18 +97,38 @@ class SessionTable:
         self._cache[key] = stored
         return stored
 
-    def put(self, key: bytes, stored: StoredSession, event: Any) -> Any:
-        """Store ``stored`` locally and send it to the changelog; returns the send's future.
+    def put(self, key: bytes, stored: StoredSession, event: Any) -> ChangelogRecord:
+        """Store ``stored`` locally; returns the changelog record to send (:meth:`send`).
 
-        The changelog partition is the partition of ``event`` (a raw record of the session).
+        The partition is the partition of ``event`` (a raw record of the session).
         """
         value = encode_stored(stored)
-        future = self._table.send_changelog(event.message.partition, key, value)
         with acting_for(event):
             self._table.data[key] = value
         self._cache[key] = stored
         self._cache.move_to_end(key)
-        return future
+        return ChangelogRecord(event.message.partition, key, value)
+
+    async def send(self, records: Sequence[ChangelogRecord]) -> None:
+        """Send ``records`` to the changelog and wait until the broker has them all.
+
+        Straight to the producer (Faust's ``send_changelog`` queues each record through a
+        one-at-a-time buffer); then, as Faust does on each changelog ack, the local store
+        remembers the changelog offset it holds data up to (RocksDB: recovery starts there).
+        """
+        if not records:
+            return
+        producer = self._app.producer
+        topic = self._table.changelog_topic_name
+        acks = [
+            await producer.send(topic, r.key, r.value, r.partition, None, None) for r in records
+        ]
+        results = await asyncio.gather(*acks)
+        highest: dict[int, int] = {}
+        for result in results:
+            highest[result.partition] = max(result.offset, highest.get(result.partition, -1))
+        for partition, offset in highest.items():
+            self._table.data.set_persisted_offset(TP(topic, partition), offset)
 
     def mark(self, key: bytes, stored: StoredSession) -> None:
         """Track whether ``key`` needs the interval flush."""

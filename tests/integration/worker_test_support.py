@@ -424,3 +424,36 @@ def write_jsonl(path: Path, records: Iterable[RawRecord]) -> None:
     with path.open("wb") as out:
         for record in records:
             out.write(record.value + b"\n")
+
+
+async def scrape_metric(worker: WorkerProcess, name: str) -> float | None:
+    """One value from the worker's /metrics page (None: not reachable yet)."""
+    import re
+
+    import aiohttp
+
+    url = f"http://127.0.0.1:{worker.web_port}/metrics"
+    try:
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            text = await response.text()
+    except aiohttp.ClientError:
+        return None
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+async def wait_events_processed(
+    workers: Sequence[WorkerProcess], at_least: int, *, timeout_s: float = 180.0
+) -> float:
+    """Wait until the workers together report ``at_least`` consumed raw records."""
+    deadline = time.monotonic() + timeout_s
+    total = 0.0
+    while time.monotonic() < deadline:
+        total = 0.0
+        for worker in workers:
+            assert worker.alive(), f"worker {worker.name} died:\n{worker.log_tail()}"
+            total += await scrape_metric(worker, "sessionizer_worker_events_total") or 0.0
+        if total >= at_least:
+            return total
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"only {total} events processed, waited for {at_least}")
