@@ -183,3 +183,13 @@ def test_kept_lists_are_capped_but_counts_are_complete(snapshots: list[dict[str,
     assert result.differing == len(snapshots)
     assert len(result.differences) == 3
     assert result.differing_columns == {"version": len(snapshots), "path_timings": len(snapshots)}
+
+
+def test_a_row_the_sink_could_not_write_is_a_difference_not_a_crash() -> None:
+    basic = _expected_snapshots("01-basic-shape")[0]
+    row = _as_stored_row(basic)
+    row["ended_at"] = None
+    row["session_duration_ms"] = None
+    result = _compare([basic], [row])
+    assert result.differing == 1
+    assert {d.column for d in result.differences} == {"ended_at", "session_duration_ms"}
