@@ -163,6 +163,14 @@ def snapshot_to_row(snapshot: Any) -> SnapshotRow:
         raise InvalidSnapshot("llm_cost_estimate must be a decimal string with 4 decimals")
     try:
         jsonb = {k: _json_text(snapshot[k]) for k in JSON_OBJECT_KEYS | JSON_ARRAY_KEYS}
+        # a lone surrogate (JSON "\ud800") cannot be sent as UTF-8: refuse it here, by name
+        for key in ("session_id", "entry_point", "exit_point", "session_type"):
+            if isinstance(snapshot[key], str):
+                snapshot[key].encode("utf-8")
+        for text in (*jsonb.values(), *paths):
+            text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidSnapshot("snapshot holds a lone surrogate (not valid Unicode text)") from None
     except ValueError as exc:
         raise InvalidSnapshot(f"snapshot holds a value JSON cannot carry: {exc}") from None
     session_id = _text(snapshot, "session_id", nullable=False)

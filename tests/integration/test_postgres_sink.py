@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from typing import Any
@@ -178,21 +179,26 @@ async def test_values_that_are_not_snapshots_go_to_the_dlq(
     await make_topic(settings.dlq_topic)
     missing_key = make_snapshot("s-missing")
     del missing_key["closed"]
+    surrogate = make_snapshot("s-surrogate", metadata={"note": "\ud800"})
     bad: list[tuple[bytes | None, bytes]] = [
         (b"x", b"not json"), (b"y", b"\xff\xfe"), (b"s-missing", encode(missing_key)),
         (b"z", encode(make_snapshot("z", version=-1))),
+        (b"s-surrogate", json.dumps(surrogate).encode()),
     ]
+    nul = make_snapshot("s-nul", metadata={"note": "a\u0000b"})
     good = make_snapshot("s-good")
     await produce(kafka_bootstrap, settings.sessions_topic,
-                  [*bad, (b"s-good", encode(good))])
+                  [*bad, (b"s-nul", encode(nul)), (b"s-good", encode(good))])
     async with running_sink(settings) as sink:
 
         async def done() -> bool:
-            return sink.dlq_records >= 4 and await row_count(pg_conn, pg_schema.name) >= 1
+            return sink.dlq_records >= 6 and await row_count(pg_conn, pg_schema.name) >= 1
 
-        await wait_until(done, 30, "4 DLQ records and one row")
-    dlq = await read_topic(kafka_bootstrap, settings.dlq_topic, 4)
-    assert [(r.key, r.value) for r in dlq] == bad
-    assert {dict(r.headers)["error.reason"] for r in dlq} == {b"invalid_snapshot"}
-    assert b"closed" in dict(dlq[2].headers)["error.message"]
+        await wait_until(done, 30, "6 DLQ records and one row")
+    dlq = await read_topic(kafka_bootstrap, settings.dlq_topic, 6)
+    reasons = {r.key: dict(r.headers)["error.reason"] for r in dlq}
+    assert sorted((r.key, r.value) for r in dlq) == sorted([*bad, (b"s-nul", encode(nul))])
+    assert reasons.pop(b"s-nul") == b"db_rejected"  # Postgres text cannot hold U+0000
+    assert set(reasons.values()) == {b"invalid_snapshot"}
+    assert any(b"closed" in dict(r.headers)["error.message"] for r in dlq)
     assert list((await stored_snapshots(pg_conn, pg_schema.name)).keys()) == [("s-good", 0)]
