@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -25,11 +26,24 @@ async def _as_user(conn: asyncpg.Connection, user: uuid.UUID | None, query: str)
         return list(await conn.fetch(query))
 
 
-async def _setup(database_url: str, schema: str, conn: asyncpg.Connection) -> dict[str, Any]:
+@pytest.fixture
+async def auth_users(database_url: str) -> AsyncIterator[list[uuid.UUID]]:
+    """Two users in the stand-in auth.users (shared by the database), removed afterwards."""
     await install_auth_standin(database_url)
-    alice, bob, ghost = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    await conn.execute("INSERT INTO auth.users (id, email) VALUES ($1, 'a@x'), ($2, 'b@x')",
-                       alice, bob)
+    users = [uuid.uuid4(), uuid.uuid4()]
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("INSERT INTO auth.users (id, email) VALUES ($1, 'a@x'), ($2, 'b@x')",
+                           *users)
+        yield users
+    finally:
+        await conn.execute("DELETE FROM auth.users WHERE id = ANY($1::uuid[])", users)
+        await conn.close()
+
+
+async def _setup(database_url: str, schema: str, users: list[uuid.UUID]) -> dict[str, Any]:
+    alice, bob = users
+    ghost = uuid.uuid4()
     report = await migrate(database_url, schema, supabase=True)
     assert report.applied == [m.label for p in ("core", "supabase") for m in load_migrations(p)]
     snapshots = [
@@ -46,9 +60,10 @@ async def _setup(database_url: str, schema: str, conn: asyncpg.Connection) -> di
 
 
 async def test_supabase_profile_isolates_users_and_keeps_unknown_users(
-    database_url: str, pg_schema: PgSchema, pg_conn: asyncpg.Connection
+    database_url: str, pg_schema: PgSchema, pg_conn: asyncpg.Connection,
+    auth_users: list[uuid.UUID],
 ) -> None:
-    users = await _setup(database_url, pg_schema.name, pg_conn)
+    users = await _setup(database_url, pg_schema.name, auth_users)
     alice, bob, ghost = users["alice"], users["bob"], users["ghost"]
 
     seen_by_alice = await _as_user(
@@ -84,11 +99,12 @@ async def test_supabase_profile_isolates_users_and_keeps_unknown_users(
 
 
 async def test_an_existing_is_super_admin_is_kept_and_used_by_the_policy(
-    database_url: str, pg_schema: PgSchema, pg_conn: asyncpg.Connection
+    database_url: str, pg_schema: PgSchema, pg_conn: asyncpg.Connection,
+    auth_users: list[uuid.UUID],
 ) -> None:
     await pg_conn.execute(
         "CREATE FUNCTION is_super_admin() RETURNS boolean LANGUAGE sql STABLE AS 'SELECT true'")
-    users = await _setup(database_url, pg_schema.name, pg_conn)
+    users = await _setup(database_url, pg_schema.name, auth_users)
     seen = await _as_user(pg_conn, users["bob"], "SELECT session_id FROM analytics_user_sessions")
     assert len(seen) == 5
 
