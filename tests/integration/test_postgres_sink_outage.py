@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import AsyncIterator
@@ -58,6 +59,7 @@ async def private_postgres(settings: Settings) -> AsyncIterator[PostgresStack]:
         yield stack
     finally:
         await stack.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def test_postgres_down_for_20_seconds_mid_stream_loses_nothing(
