@@ -50,17 +50,19 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _COST_QUANTUM = Decimal("0.0001")
 
 
+@functools.lru_cache(maxsize=4096)
+def _day_prefix(days: int) -> str:
+    day = date.fromordinal(_EPOCH_ORDINAL + days)
+    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}T"
+
+
 def format_ms(epoch_ms: int) -> str:
     """RFC 3339 UTC with exactly three fraction digits and ``Z``: ``2026-11-25T10:00:00.120Z``."""
     seconds, millis = divmod(epoch_ms, 1000)
     days, second_of_day = divmod(seconds, 86_400)
-    day = date.fromordinal(_EPOCH_ORDINAL + days)
     hour, rest = divmod(second_of_day, 3600)
     minute, second = divmod(rest, 60)
-    return (
-        f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
-        f"T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
-    )
+    return f"{_day_prefix(days)}{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -76,9 +78,8 @@ def format_cost_total(total: Decimal) -> str:
 
 def cost_number(cost: Decimal) -> int | float:
     """The JSON number equal to an event's ``cost`` (an integer when it was written as one)."""
-    if cost.as_tuple().exponent >= 0:  # type: ignore[operator]
-        return int(cost)
-    return float(cost)
+    text = str(cost)
+    return float(text) if "." in text or "E" in text else int(text)
 
 
 def session_type(state: SessionState) -> str:
