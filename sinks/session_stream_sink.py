@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import TopicPartition
 
+from ingest.kafka_topics import ensure_topics
 from sessionizer.errors import TransientError
 from sessionizer.settings import Settings
 from sinks.postgres_sink import PostgresSink, WriteOutcome
@@ -269,14 +271,30 @@ async def run_sink(settings: Settings, stop: asyncio.Event) -> None:
     while not stop.is_set():
         sink = SessionStreamSink(settings, stop)
         try:
+            await _create_missing_topics(settings)
             await sink.run()
             return
-        except KafkaError as exc:
+        except (KafkaError, TransientError) as exc:
             outage.failed(exc)
             if sink.snapshots_written:
                 backoff.reset()
             if await sleep_or_stop(backoff.next_delay(), stop):
                 return
+
+
+async def _create_missing_topics(settings: Settings) -> None:
+    """Create the session stream and the DLQ topic when missing (existing ones are kept as is)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+    except (KafkaError, OSError) as exc:
+        raise TransientError(f"Kafka unreachable: {exc!r}") from exc
+    finally:
+        await admin.close()
+    missing = [t for t in (settings.sessions_topic, settings.dlq_topic) if t not in existing]
+    if missing:
+        await ensure_topics(settings, dict.fromkeys(missing))
 
 
 @contextlib.asynccontextmanager
