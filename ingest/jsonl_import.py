@@ -28,6 +28,7 @@ from ingest.validation import validate_record
 from sessionizer.errors import SessionizerError, TransientError
 
 READ_CHUNK_BYTES = 1 << 20
+YIELD_EVERY_LINES = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,15 +157,22 @@ async def import_jsonl(
     pending = _Pending()
     last_report = time.monotonic()
 
-    async def confirm_oldest() -> None:
-        _, ack, dlq = pending.entries[0]
-        async with asyncio.timeout(ack_timeout_s):
-            await ack
-        pending.entries.popleft()
-        if dlq:
-            progress.dlq_sent += 1
-        else:
-            progress.sent += 1
+    loop = asyncio.get_running_loop()
+
+    async def confirm_oldest(count: int) -> None:
+        """Wait for the ``count`` oldest acks; fail if none arrives for ``ack_timeout_s``."""
+        entries = pending.entries
+        async with asyncio.timeout(ack_timeout_s) as deadline:
+            for done in range(min(count, len(entries))):
+                _, ack, dlq = entries[0]
+                await ack
+                entries.popleft()
+                if dlq:
+                    progress.dlq_sent += 1
+                else:
+                    progress.sent += 1
+                if done % 1024 == 1023:
+                    deadline.reschedule(loop.time() + ack_timeout_s)
 
     try:
         async for raw in lines:
@@ -199,13 +207,14 @@ async def import_jsonl(
                 )
                 progress.queued += 1
                 pending.add(number, ack, dlq=False)
-            while len(pending) > max_pending:
-                await confirm_oldest()
+            if len(pending) >= max_pending:
+                await confirm_oldest(max_pending // 2)
+            elif number % YIELD_EVERY_LINES == 0:
+                await asyncio.sleep(0)  # let the producer's sender task run
             if on_progress is not None and time.monotonic() - last_report >= progress_interval_s:
                 last_report = time.monotonic()
                 on_progress(progress)
-        while pending.entries:
-            await confirm_oldest()
+        await confirm_oldest(len(pending))
     except SessionizerError as exc:
         return _stopped(progress, pending, exc, progress.lines)
     except TimeoutError:

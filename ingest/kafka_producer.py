@@ -65,8 +65,11 @@ class _Ack:
         return self._wait().__await__()
 
     async def _wait(self) -> None:
+        future = self._future
+        if future.done() and future.exception() is None:
+            return
         try:
-            await asyncio.shield(self._future)
+            await asyncio.shield(future)
         except KafkaError as exc:
             raise kafka_error_to_sessionizer(exc, f"send to {self._topic}") from exc
 

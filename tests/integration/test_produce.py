@@ -7,6 +7,7 @@ import os
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -51,6 +52,9 @@ async def run_produce(
     return CliRun(proc.returncode, out.decode(), err.decode())
 
 
+CLIENT_START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone(timedelta(hours=1)))
+
+
 @dataclass
 class ExpectedFile:
     path: Path
@@ -68,9 +72,8 @@ def write_mixed_file(path: Path, lines: int, sessions: int = 250) -> ExpectedFil
     out: list[bytes] = []
     for number in range(1, lines + 1):
         session = f"session-{number % sessions:04d}-ü"
-        second = number % 3600
-        clock = f"{10 + number // 3600:02d}:{second // 60:02d}:{second % 60:02d}"
-        ts = f"2026-11-25T{clock}.{number % 1000:03d}+01:00"
+        moment = CLIENT_START + timedelta(milliseconds=37 * number)
+        ts = moment.isoformat(timespec="milliseconds")
         if number % 500 == 0:
             out.append(b"   ")
             blank.append(number)
@@ -92,7 +95,8 @@ def write_mixed_file(path: Path, lines: int, sessions: int = 250) -> ExpectedFil
         extra = {}
         timestamp = rfc3339_ms(ts)
         if number % 3 == 0:
-            extra["received_at"] = f"2026-11-25T12:{second // 60:02d}:{second % 60:02d}.5Z"
+            arrival = (moment + timedelta(hours=2, microseconds=500)).astimezone(UTC)
+            extra["received_at"] = arrival.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             timestamp = rfc3339_ms(extra["received_at"])
         if number % 7 == 0:
             extra["sent_at"] = ts
