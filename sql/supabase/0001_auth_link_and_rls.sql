@@ -36,6 +36,8 @@ ALTER TABLE analytics_user_sessions
 
 -- Row-level security: a signed-in user reads their own rows; a super admin reads all.
 ALTER TABLE analytics_user_sessions ENABLE ROW LEVEL SECURITY;
+-- The bookkeeping table gets no policy: only its owner (the migrator) reads it, never the API.
+ALTER TABLE sessionizer_migrations ENABLE ROW LEVEL SECURITY;
 
 DO $do$
 BEGIN

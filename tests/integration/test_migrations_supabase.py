@@ -73,6 +73,8 @@ async def test_supabase_profile_isolates_users_and_keeps_unknown_users(
     seen_by_bob = await _as_user(pg_conn, bob, "SELECT session_id FROM analytics_user_sessions")
     assert [r["session_id"] for r in seen_by_bob] == ["s-bob"]
     assert await _as_user(pg_conn, None, "SELECT session_id FROM analytics_user_sessions") == []
+    await pg_conn.execute("GRANT SELECT ON sessionizer_migrations TO authenticated")
+    assert await _as_user(pg_conn, alice, "SELECT * FROM sessionizer_migrations") == []
     # the views apply the policy too
     summary = await _as_user(pg_conn, bob, "SELECT session_id FROM analytics_session_summary")
     assert [r["session_id"] for r in summary] == ["s-bob"]
