@@ -12,9 +12,13 @@ import pytest
 from sessionizer.errors import ConfigError
 from sinks.migrations import apply_migrations, load_migrations, migrate
 from sinks.postgres_sink import PostgresSink
-from sinks.snapshot_rows import snapshot_to_row
+from sinks.snapshot_rows import comparable, snapshot_to_row
 from tests.integration.conftest import PgSchema
-from tests.integration.sink_test_support import install_auth_standin, make_snapshot
+from tests.integration.sink_test_support import (
+    install_auth_standin,
+    make_snapshot,
+    stored_snapshots,
+)
 
 
 async def _as_user(conn: asyncpg.Connection, user: uuid.UUID | None, query: str) -> list[Any]:
@@ -56,7 +60,7 @@ async def _setup(database_url: str, schema: str, users: list[uuid.UUID]) -> dict
     async with PostgresSink(database_url, schema) as sink:
         outcome = await sink.write([snapshot_to_row(s) for s in snapshots])
     assert outcome.rejected == [] and outcome.written == 5
-    return {"alice": alice, "bob": bob, "ghost": ghost}
+    return {"alice": alice, "bob": bob, "ghost": ghost, "snapshots": snapshots}
 
 
 async def test_supabase_profile_isolates_users_and_keeps_unknown_users(
@@ -87,6 +91,11 @@ async def test_supabase_profile_isolates_users_and_keeps_unknown_users(
     assert f'"_unlinked_user_id": "{ghost}"' in rows["s-ghost"]["metadata"]
     assert '"plan": "pro"' in rows["s-ghost"]["metadata"]
     assert rows["s-bob"]["user_id"] == bob and "_unlinked" not in rows["s-bob"]["metadata"]
+    # read back, every row equals the snapshot it was written from (the unlinked id restored)
+    stored = await stored_snapshots(pg_conn, pg_schema.name)
+    for snapshot in users["snapshots"]:
+        key = (snapshot["session_id"], snapshot["batch_seq"])
+        assert comparable(stored[key]) == comparable(snapshot)
 
     # deleting a user keeps the rows, unlinked (on delete set null)
     await pg_conn.execute("DELETE FROM auth.users WHERE id = $1", bob)
