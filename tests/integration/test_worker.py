@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from pathlib import Path
@@ -109,3 +110,18 @@ async def test_worker_catches_up_matches_fold_and_dead_letters_bad_records(
         r".*consumer lag \d+",
         log_text,
     )
+
+
+async def test_worker_refuses_a_raw_topic_with_another_partition_count(
+    test_settings: Settings, make_topic: MakeTopic, tmp_path: Path
+) -> None:
+    settings = worker_settings(test_settings)
+    await make_topic(settings.raw_topic, partitions=PARTITIONS - 3)
+    worker = WorkerProcess(settings, tmp_path, "worker", store="memory://")
+    worker.start()
+    assert worker.process is not None
+    status = await asyncio.to_thread(worker.process.wait, 60)
+    assert status == 1
+    output = worker.log_path.read_text()
+    assert settings.raw_topic in output
+    assert f"has {PARTITIONS - 3} partitions, {PARTITIONS} configured" in output
