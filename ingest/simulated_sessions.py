@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 SECOND = 1000
 MINUTE = 60 * SECOND
@@ -95,8 +95,7 @@ def between(rng: random.Random, low: int, high: int) -> int:
     return low + int(rng.random() * (high - low + 1))
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedEvent:
+class PlannedEvent(NamedTuple):
     """One event's content: ``fields`` holds ``type`` and the type's fields (no ids, no times).
 
     ``at_ms`` is when it happened (true clock). ``from_server``: sent by the backend (accurate

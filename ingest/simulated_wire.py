@@ -20,7 +20,7 @@ import json
 import random
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ingest.accepted_event import RejectReason
 from ingest.simulated_bad_records import MISMATCH_KEY_PREFIX, bad_value
@@ -108,14 +108,27 @@ def format_time(epoch_ms: int, offset_min: int = 0, micros: int | None = None) -
     return prefix % millis + extra + _offset_suffix(offset_min)
 
 
+_UUID_CLEAR = ~((0xF << 76) | (0xC << 60))
+_UUID_SET = (0x4 << 76) | (0x8 << 60)
+
+
 def random_uuid(rng: random.Random) -> str:
     """A version-4 UUID drawn from ``rng`` (deterministic, unlike ``uuid.uuid4``)."""
-    h = f"{rng.getrandbits(128):032x}"
-    variant = "89ab"[int(h[16], 16) & 3]
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
+    h = "%032x" % ((rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+TOO_LARGE_WEIGHT = 0.2
+"""``too_large`` records are drawn this much less often than the other reasons: each one is
+over 64 KiB, and at an equal share they would make up a third of a file's bytes."""
+
+
+def _draw_reason(rng: random.Random, kinds: tuple[RejectReason, ...]) -> RejectReason:
+    weights = [TOO_LARGE_WEIGHT if k is RejectReason.TOO_LARGE else 1.0 for k in kinds]
+    return rng.choices(kinds, weights)[0]
 
 
 @dataclass(slots=True)
@@ -136,6 +149,7 @@ def encode_session(
     """The session's records in its own order."""
     session_id = wire.session_id
     key = session_id.encode("utf-8")
+    session_json = _ENCODE(session_id)
     clock = wire.clock
     user_id = wire.user_id
     records: list[SimulatedRecord] = []
@@ -146,7 +160,7 @@ def encode_session(
             user_id = fields["user_id"]
         true_ms = event.at_ms
         if wire.bad_kinds and rng.random() < wire.bad_share:
-            reason = rng.choice(wire.bad_kinds)
+            reason = _draw_reason(rng, wire.bad_kinds)
             value = bad_value(
                 reason,
                 rng,
@@ -157,37 +171,41 @@ def encode_session(
             )
             bad_key = MISMATCH_KEY_PREFIX + key if reason is RejectReason.KEY_MISMATCH else key
             append(SimulatedRecord(true_ms, bad_key, value, true_ms, reason.value))
-        document: dict[str, Any] = {"event_id": random_uuid(rng), "session_id": session_id}
+        event_id = random_uuid(rng)
         if event.from_server:
             ts_ms = true_ms
-            document["ts"] = format_time(true_ms)
+            times = ',"ts":"' + format_time(true_ms) + '"'
             arrival = true_ms + between(rng, 1, 50)
             stamped = rng.random() < 0.3
         else:
             ts_ms = true_ms + clock.skew_ms
             micros = between(rng, 0, 999) if clock.microseconds else None
-            document["ts"] = format_time(ts_ms, clock.utc_offset_min, micros)
+            times = ',"ts":"' + format_time(ts_ms, clock.utc_offset_min, micros) + '"'
             send_delay = between(rng, 0, 1500)
             if clock.sends_sent_at:
-                document["sent_at"] = format_time(ts_ms + send_delay)
+                times += ',"sent_at":"' + format_time(ts_ms + send_delay) + '"'
             arrival = true_ms + send_delay + between(rng, 15, 400)
             stamped = clock.via_collector
+        # The envelope is plain ASCII (ids, times) and the session id is JSON-encoded once:
+        # only the event's own fields go through the JSON encoder.
+        tail = _ENCODE(fields)[1:]
+        if user_id is not None and "user_id" not in fields and rng.random() < 0.9:
+            tail = '"user_id":"' + user_id + '",' + tail
         if stamped:
-            document["received_at"] = format_time(arrival)
             timestamp = arrival
+            received = ',"received_at":"' + format_time(arrival) + '",'
         else:
             timestamp = ts_ms
-        if user_id is not None and "user_id" not in fields and rng.random() < 0.9:
-            document["user_id"] = user_id
-        document.update(fields)
-        append(SimulatedRecord(arrival, key, _ENCODE(document).encode("utf-8"), timestamp, VALID))
+            received = ","
+        text = '{"event_id":"' + event_id + '","session_id":' + session_json + times
+        append(SimulatedRecord(arrival, key, (text + received + tail).encode(), timestamp, VALID))
         if rng.random() < wire.duplicate_share:
             retry = arrival + between(rng, 200, 8000)
             if rng.random() < 0.25:
-                document["event_id"] = document["event_id"].upper()
+                text = text.replace(event_id, event_id.upper(), 1)
             if stamped:
-                document["received_at"] = format_time(retry)
+                received = ',"received_at":"' + format_time(retry) + '",'
                 timestamp = retry
-            value = _ENCODE(document).encode("utf-8")
+            value = (text + received + tail).encode()
             append(SimulatedRecord(retry, key, value, timestamp, DUPLICATE))
     return records
