@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--topic", metavar="NAME", help="with --from-topic: the topic to read")
     parser.add_argument(
-        "--schema", default="public", help="Postgres schema of the table (default public)"
+        "--schema", help="Postgres schema of the table (default SESSIONIZER_DB_SCHEMA)"
     )
     parser.add_argument(
         "--show",
@@ -178,8 +178,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 fold = _fold_file(stream, settings.gap_ms)
                 snapshots = fold.snapshots
                 print(f"check: fold of {args.input}: {fold.summary.describe()}", file=sys.stderr)
-    rows = asyncio.run(read_table(settings.database_url, args.schema))
-    print(f"check: {len(snapshots)} batches expected, {len(rows)} rows in schema {args.schema}")
+    schema = args.schema or settings.db_schema
+    rows = asyncio.run(read_table(settings.database_url, schema))
+    print(f"check: {len(snapshots)} batches expected, {len(rows)} rows in schema {schema}")
     result = compare_tables((expected_columns(s) for s in snapshots), rows, keep=args.show)
     print_report(result)
     return 0 if result.all_match else 1
