@@ -120,6 +120,7 @@ class SessionStreamSink:
         self.snapshots_written = 0
         self.dlq_records = 0
         self._db_outage = OutageLog(log, "Postgres")
+        self._dlq_outage = OutageLog(log, "Kafka (sink DLQ)")
         self._consumer: Any = None
         self._producer: Any = None
         self._postgres: PostgresSink | None = None
@@ -239,9 +240,10 @@ class SessionStreamSink:
                     for r in rejected
                 ]
                 await asyncio.gather(*acks)
+                self._dlq_outage.succeeded()
                 return True
             except KafkaError as exc:
-                log.warning("sink could not write %d DLQ records: %s", len(rejected), exc)
+                self._dlq_outage.failed(exc)
                 if not retry or await sleep_or_stop(backoff.next_delay(), self.stop):
                     return False
 
