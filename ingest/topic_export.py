@@ -62,8 +62,12 @@ class ExportSummary:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
     def describe(self) -> str:
-        details = ", ".join(f"{name} {n}" for name, n in sorted(self.outcomes.items()))
-        return f"{self.records} records read, {self.written} lines written ({details})"
+        details = ", ".join(
+            f"{name} {n}" for name, n in sorted(self.outcomes.items()) if name != WRITTEN
+        )
+        return f"{self.records} records read, {self.written} lines written" + (
+            f" ({details})" if details else ""
+        )
 
 
 def _one_line(value: bytes) -> bytes:

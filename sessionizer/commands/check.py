@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
@@ -154,6 +155,8 @@ def print_report(result: TableComparison) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    # aiokafka logs every manual partition assignment at INFO: noise on a command's stderr
+    logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.WARNING)
     if args.from_topic == (args.input is not None):
         print("sessionizer check: give FILE or --from-topic (one of them)", file=sys.stderr)
         return 2

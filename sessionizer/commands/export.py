@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -100,6 +101,8 @@ async def _export(
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    # aiokafka logs every manual partition assignment at INFO: noise on a command's stderr
+    logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.WARNING)
     if args.since is not None and args.until is not None and args.since >= args.until:
         print("sessionizer export: --since must be before --until", file=sys.stderr)
         return 2
