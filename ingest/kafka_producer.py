@@ -231,28 +231,33 @@ class KafkaRecordSender:
         await self._require().flush()
 
     async def check_reachable(self, topic: str | None = None) -> None:
-        """Raise :class:`TransientError` unless a broker answers a metadata request now.
+        """Raise :class:`TransientError` unless the brokers we would write to are connected.
 
-        With ``topic``, every leader of the topic's partitions must also accept a
-        connection. Used to fail fast (HTTP 503) before anything is queued.
+        With ``topic``: the leader of each of its partitions (from the producer's metadata);
+        without: every known broker. A live connection counts (a stopped broker closes its
+        sockets, which the client notices at once); a missing one is opened now, and a
+        refused or slow connection fails the check. No request is sent: cheap enough to run
+        before every HTTP request, to answer 503 before anything is queued.
         """
         producer = self._require()
         client = producer.client
         try:
-            metadata = await asyncio.wait_for(client.fetch_all_metadata(), self._probe_timeout_s)
-            if topic is not None:
-                partitions = metadata.partitions_for_topic(topic)
-                if not partitions:
-                    raise TransientError(f"topic {topic} has no partitions in the metadata")
-                leaders = {
-                    metadata.leader_for_partition(TopicPartition(topic, p)) for p in partitions
-                }
-                for leader in leaders:
-                    if leader is None or leader < 0:
+            async with asyncio.timeout(self._probe_timeout_s):
+                if topic is None:
+                    nodes: set[int | None] = {broker.nodeId for broker in client.cluster.brokers()}
+                else:
+                    partitions = await producer.partitions_for(topic)
+                    nodes = {
+                        client.cluster.leader_for_partition(TopicPartition(topic, p))
+                        for p in partitions
+                    }
+                if not nodes:
+                    raise TransientError("no Kafka broker is known")
+                for node in nodes:
+                    if node is None or node < 0:
                         raise TransientError(f"a partition of {topic} has no leader")
-                    ready = await asyncio.wait_for(client.ready(leader), self._probe_timeout_s)
-                    if not ready:
-                        raise TransientError(f"the leader {leader} of {topic} is unreachable")
+                    if not await client.ready(node):
+                        raise TransientError(f"Kafka broker {node} is unreachable")
         except SessionizerError:
             raise
         except (KafkaError, OSError, TimeoutError) as exc:
