@@ -10,7 +10,9 @@ because the partition of a session decides which worker owns its state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -79,7 +81,8 @@ async def ensure_topics(
     """Create the missing ``topics``; returns ``{name: partitions}`` of all of them.
 
     Raises :class:`ConfigError` for an existing topic with another partition count (or a bad
-    count), :class:`TransientError` when Kafka cannot be reached within ``timeout_s``.
+    count), :class:`TransientError` when Kafka cannot be reached within ``timeout_s`` (it is
+    tried again with backoff until then).
     """
     wanted: dict[str, int] = {}
     for name, partitions in topics.items():
@@ -89,6 +92,22 @@ async def ensure_topics(
         wanted[name] = count
     if not wanted:
         return {}
+    deadline = time.monotonic() + timeout_s
+    backoff = 0.2
+    while True:
+        try:
+            return await _ensure_once(settings, wanted, max(deadline - time.monotonic(), 0.5))
+        except TransientError as exc:
+            if time.monotonic() + backoff >= deadline:
+                raise
+            log.info("%s; retrying in %.1f s", exc, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+
+async def _ensure_once(
+    settings: Settings, wanted: dict[str, int], timeout_s: float
+) -> dict[str, int]:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id="sessionizer-admin",
@@ -101,11 +120,12 @@ async def ensure_topics(
         raise
     except (KafkaError, OSError, TimeoutError) as exc:
         raise TransientError(
-            f"could not check or create topics on Kafka at {settings.kafka_bootstrap_servers}: "
-            f"{exc!r}"
+            f"Kafka at {settings.kafka_bootstrap_servers} is unreachable, or failed to check or "
+            f"create topics: {exc!r}"
         ) from exc
     finally:
-        await admin.close()
+        with contextlib.suppress(Exception):
+            await admin.close()
 
 
 async def _ensure(
