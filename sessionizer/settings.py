@@ -91,7 +91,7 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Interval of the worker's INFO stats line (s)."
     )
     worker_state_cache_size: int = Field(
-        default=100_000, ge=1, description="Decoded session states the worker keeps in memory."
+        default=20_000, ge=1, description="Decoded session states the worker keeps in memory."
     )
     worker_web_bind: str = Field(
         default="127.0.0.1", description="Address the worker's web server (/metrics) binds to."
