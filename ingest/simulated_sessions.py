@@ -1,7 +1,7 @@
 """What happens in one simulated session: its events' content and true times, not their wire form.
 
 :func:`plan_session` draws one session of a given :class:`SessionKind` from a
-``random.Random`` and returns its :class:`PlannedEvent`\\ s in order. Times here are the true
+``random.Random`` and yields its :class:`PlannedEvent`\\ s in order, lazily. Times here are the true
 (collector) clock in epoch milliseconds; client clock skew, ``sent_at``/``received_at``,
 event ids, duplicates and bad records are added later by :mod:`ingest.simulated_wire`.
 
@@ -12,6 +12,7 @@ the random draws vary, so one seed always gives the same sessions. Pure: no I/O,
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -117,21 +118,31 @@ class SessionContext:
     signup_user_id: str | None = None  # anonymous sessions that sign up get this id
 
 
-class _Planner:
-    """Appends events while moving the session's true clock forward."""
+class SessionPlanner:
+    """Appends events while moving the session's true clock forward.
 
-    __slots__ = ("current_path", "events", "gaps", "now", "rng")
+    :meth:`drain` hands over the events planned so far, so a session is planned lazily, a few
+    events ahead of its reader. ``gaps`` counts the idle silences over 30 minutes planned.
+    """
+
+    __slots__ = ("added", "current_path", "events", "gaps", "now", "rng")
 
     def __init__(self, rng: random.Random, start_ms: int) -> None:
         self.rng = rng
         self.now = start_ms
         self.events: list[PlannedEvent] = []
+        self.added = 0
         self.current_path: str | None = None
         self.gaps = 0
 
     def add(self, delay_ms: int, fields: dict[str, Any], *, from_server: bool = False) -> None:
         self.now += max(0, delay_ms)
         self.events.append(PlannedEvent(self.now, fields, from_server))
+        self.added += 1
+
+    def drain(self) -> list[PlannedEvent]:
+        events, self.events = self.events, []
+        return events
 
     def think(self, median_s: float) -> int:
         """A human delay: log-normal around ``median_s`` seconds."""
@@ -145,7 +156,7 @@ class _Planner:
 
     def page(self, path: str, *, dwell_s: float = 12.0, chatter: float = 1.0) -> None:
         rng = self.rng
-        self.add(self.think(dwell_s) if self.events else 0, {"type": "page_view", "path": path})
+        self.add(self.think(dwell_s) if self.added else 0, {"type": "page_view", "path": path})
         self.current_path = path
         if rng.random() < 0.75:
             load = min(3_600_000, int(rng.lognormvariate(6.6, 0.7)))
@@ -220,10 +231,10 @@ def _app_path(rng: random.Random, workspace_id: str | None) -> str:
 
 
 def plan_session(
-    kind: SessionKind, context: SessionContext, rng: random.Random, start_ms: int
-) -> tuple[list[PlannedEvent], int]:
-    """The events of one session in order, and how many >30-minute idle gaps it holds."""
-    planner = _Planner(rng, start_ms)
+    kind: SessionKind, context: SessionContext, planner: SessionPlanner
+) -> Iterator[PlannedEvent]:
+    """The events of one session in order, planned lazily (a page or a chat at a time)."""
+    rng = planner.rng
     workspace_id = context.metadata.get("workspace_id")
     if rng.random() < 0.85:
         planner.add(0, _context_event(context, rng))
@@ -233,7 +244,8 @@ def plan_session(
             planner.add(planner.think(3.0), {"type": "interaction", "name": "btn_primary"})
         if rng.random() < 0.2:
             planner.add(planner.think(8.0), {"type": "session_end"})
-        return planner.events, planner.gaps
+        yield from planner.drain()
+        return
     if kind is SessionKind.BROWSE:
         pages = between(rng, 2, 5)
     elif kind is SessionKind.EXPLORE:
@@ -246,6 +258,7 @@ def plan_session(
         pages = between(rng, 2, 9)
     idle_chance = 0.15 if kind is SessionKind.MARATHON else 0.02
     planner.page(rng.choice(LANDING_PATHS))
+    yield from planner.drain()
     for index in range(1, pages):
         planner.maybe_idle(idle_chance / max(1, pages // 10))
         if kind is SessionKind.CHAT and rng.random() < 0.5:
@@ -258,16 +271,17 @@ def plan_session(
             switch = {"type": "context", "metadata": {"workspace_id": switched}}
             planner.add(planner.think(2.0), switch)
             workspace_id = switched
+        yield from planner.drain()
     if kind is SessionKind.CHAT:
         _chat(planner, rng, pages)
     if kind is SessionKind.CONVERT:
         _convert(planner, rng, context)
     if rng.random() < 0.25:
         planner.add(planner.think(10.0), {"type": "session_end"})
-    return planner.events, planner.gaps
+    yield from planner.drain()
 
 
-def _chat(planner: _Planner, rng: random.Random, index: int) -> None:
+def _chat(planner: SessionPlanner, rng: random.Random, index: int) -> None:
     chat_id = f"chat_{rng.getrandbits(40):010x}"
     planner.page("/chat", dwell_s=5.0, chatter=0.3)
     planner.add(planner.think(2.0), {"type": "feature_use", "name": "chat", "path": "/chat"})
@@ -278,7 +292,7 @@ def _chat(planner: _Planner, rng: random.Random, index: int) -> None:
             planner.maybe_idle(1.0)
 
 
-def _convert(planner: _Planner, rng: random.Random, context: SessionContext) -> None:
+def _convert(planner: SessionPlanner, rng: random.Random, context: SessionContext) -> None:
     goals = rng.sample(GOALS, between(rng, 1, 2))
     for goal in goals:
         planner.page(f"/onboarding/{goal}", dwell_s=20.0)

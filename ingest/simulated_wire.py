@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
@@ -144,16 +145,14 @@ class SessionWire:
 
 
 def encode_session(
-    planned: list[PlannedEvent], wire: SessionWire, rng: random.Random
-) -> list[SimulatedRecord]:
-    """The session's records in its own order."""
+    planned: Iterable[PlannedEvent], wire: SessionWire, rng: random.Random
+) -> Iterator[SimulatedRecord]:
+    """The session's records in its own order, lazily."""
     session_id = wire.session_id
     key = session_id.encode("utf-8")
     session_json = _ENCODE(session_id)
     clock = wire.clock
     user_id = wire.user_id
-    records: list[SimulatedRecord] = []
-    append = records.append
     for event in planned:
         fields = event.fields
         if "user_id" in fields:
@@ -170,7 +169,7 @@ def encode_session(
                 time_text=format_time,
             )
             bad_key = MISMATCH_KEY_PREFIX + key if reason is RejectReason.KEY_MISMATCH else key
-            append(SimulatedRecord(true_ms, bad_key, value, true_ms, reason.value))
+            yield SimulatedRecord(true_ms, bad_key, value, true_ms, reason.value)
         event_id = random_uuid(rng)
         if event.from_server:
             ts_ms = true_ms
@@ -198,7 +197,7 @@ def encode_session(
             timestamp = ts_ms
             received = ","
         text = '{"event_id":"' + event_id + '","session_id":' + session_json + times
-        append(SimulatedRecord(arrival, key, (text + received + tail).encode(), timestamp, VALID))
+        yield SimulatedRecord(arrival, key, (text + received + tail).encode(), timestamp, VALID)
         if rng.random() < wire.duplicate_share:
             retry = arrival + between(rng, 200, 8000)
             if rng.random() < 0.25:
@@ -207,5 +206,4 @@ def encode_session(
                 received = ',"received_at":"' + format_time(retry) + '",'
                 timestamp = retry
             value = (text + received + tail).encode()
-            append(SimulatedRecord(retry, key, value, timestamp, DUPLICATE))
-    return records
+            yield SimulatedRecord(retry, key, value, timestamp, DUPLICATE)

@@ -26,6 +26,7 @@ from ingest.simulated_sessions import (
     KIND_WEIGHTS,
     SessionContext,
     SessionKind,
+    SessionPlanner,
     plan_session,
 )
 from ingest.simulated_wire import (
@@ -123,7 +124,7 @@ class SimulationSummary:
 class _Drawn:
     kind: SessionKind
     anonymous: bool
-    gaps: int
+    planner: SessionPlanner
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,14 +183,16 @@ class TrafficSimulator:
         )
         return context, anonymous
 
-    def _session(self, start_ms: int, session_seed: int) -> tuple[list[SimulatedRecord], _Drawn]:
+    def _session(
+        self, start_ms: int, session_seed: int
+    ) -> tuple[Iterator[SimulatedRecord], _Drawn]:
         config = self.config
         rng = random.Random(session_seed)
         kind: SessionKind = rng.choices(self._kinds, self._weights)[0]
         context, anonymous = self._context(rng)
         prefix = "anon-" if anonymous else "sess_"
         session_id = prefix + random_uuid(rng)
-        planned, gaps = plan_session(kind, context, rng, start_ms)
+        planner = SessionPlanner(rng, start_ms)
         wire = SessionWire(
             session_id=session_id,
             user_id=context.user_id,
@@ -198,56 +201,66 @@ class TrafficSimulator:
             bad_share=config.bad_share,
             bad_kinds=config.bad_kinds,
         )
-        records = encode_session(planned, wire, rng)
-        return records, _Drawn(kind, anonymous, gaps)
+        records = encode_session(plan_session(kind, context, planner), wire, rng)
+        return records, _Drawn(kind, anonymous, planner)
 
     def _count_session(self, drawn: _Drawn) -> None:
         summary = self.summary
         summary.sessions += 1
         summary.anonymous_sessions += drawn.anonymous
         summary.sessions_by_kind[drawn.kind.value] += 1
-        summary.idle_gaps += drawn.gaps
 
     def records(self) -> Iterator[SimulatedRecord]:
         """Every record in arrival order (ties: the earlier-started session first).
 
-        The summary counts what has been yielded so far: a run cut by ``events`` counts only
-        the sessions and records it emitted.
+        Sessions are generated lazily, a few events ahead of their next record, so a run cut
+        by ``events`` generates little it does not emit. The summary counts what has been
+        yielded so far: a cut run counts only the sessions and records it emitted (and the
+        idle gaps planned so far in them).
         """
         config = self.config
         master = self._master
-        counts = self.summary.records
+        summary = self.summary
+        counts = summary.records
         limit = config.events
         remaining_sessions = config.sessions
         mean_gap_ms = 60_000.0 / config.sessions_per_minute
         next_start = float(config.start_ms)
         started = 0
         emitted = 0
-        drawn: dict[int, _Drawn] = {}
-        # heap of (arrival of the session's next record, session number, position, records)
-        heap: list[tuple[int, int, int, list[SimulatedRecord]]] = []
-        while True:
-            more_sessions = remaining_sessions is None or started < remaining_sessions
-            if more_sessions and (not heap or int(next_start) <= heap[0][0]):
-                records, drawn[started] = self._session(int(next_start), master.getrandbits(64))
-                if records:
-                    heapq.heappush(heap, (records[0].arrival_ms, started, 0, records))
+        unseen: dict[int, _Drawn] = {}  # sessions none of whose records was emitted yet
+        running: dict[int, _Drawn] = {}
+        # heap of (arrival of the session's next record, session number, record, the rest)
+        heap: list[tuple[int, int, SimulatedRecord, Iterator[SimulatedRecord]]] = []
+        try:
+            while True:
+                more_sessions = remaining_sessions is None or started < remaining_sessions
+                if more_sessions and (not heap or int(next_start) <= heap[0][0]):
+                    records, drawn = self._session(int(next_start), master.getrandbits(64))
+                    first = next(records, None)
+                    if first is not None:
+                        heapq.heappush(heap, (first.arrival_ms, started, first, records))
+                        unseen[started] = drawn
+                    started += 1
+                    next_start += master.expovariate(1.0) * mean_gap_ms
+                    continue
+                if not heap or (limit is not None and emitted >= limit):
+                    return
+                _, number, record, rest = heap[0]
+                drawn_now = unseen.pop(number, None)
+                if drawn_now is not None:
+                    self._count_session(drawn_now)
+                    running[number] = drawn_now
+                counts[record.kind] += 1
+                yield record
+                emitted += 1
+                following = next(rest, None)
+                if following is not None:
+                    heapq.heapreplace(heap, (following.arrival_ms, number, following, rest))
                 else:
-                    self._count_session(drawn.pop(started))
-                started += 1
-                next_start += master.expovariate(1.0) * mean_gap_ms
-                continue
-            if not heap or (limit is not None and emitted >= limit):
-                return
-            _, number, position, records = heap[0]
-            if position == 0:
-                self._count_session(drawn.pop(number))
-            record = records[position]
-            counts[record.kind] += 1
-            yield record
-            emitted += 1
-            position += 1
-            if position < len(records):
-                heapq.heapreplace(heap, (records[position].arrival_ms, number, position, records))
-            else:
-                heapq.heappop(heap)
+                    heapq.heappop(heap)
+                    summary.idle_gaps += running.pop(number).planner.gaps
+        finally:
+            for drawn in running.values():
+                summary.idle_gaps += drawn.planner.gaps
+            running.clear()
