@@ -35,7 +35,8 @@ snapshot of its batch (SPEC 7.1).
 FILE holds raw events as JSON Lines (e.g. the file given to `produce`, or the output of
 `sessionizer export`, which is the reference for what the raw topic holds); --snapshots says
 FILE already holds `fold` output; --from-topic exports the raw topic in memory instead of
-reading a file (as `sessionizer export | sessionizer check -`).
+reading a file (as `sessionizer export | sessionizer check -`). The fold uses the worker's
+session gap, SESSIONIZER_GAP_MS (or --gap-ms).
 
 Rows and batches are matched on (session_id, batch_seq) and compared on every column but id,
 created_at and updated_at, including the generated session_duration_ms, pages_visited and
@@ -70,6 +71,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--topic", metavar="NAME", help="with --from-topic: the topic to read")
     parser.add_argument(
         "--schema", help="Postgres schema of the table (default SESSIONIZER_DB_SCHEMA)"
+    )
+    parser.add_argument(
+        "--gap-ms",
+        type=int,
+        metavar="MS",
+        help="session gap of the fold in ms, 0 disables (default SESSIONIZER_GAP_MS)",
     )
     parser.add_argument(
         "--show",
@@ -163,6 +170,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.show < 0:
         print("sessionizer check: --show must not be negative", file=sys.stderr)
         return 2
+    if args.gap_ms is not None:
+        if args.gap_ms < 0:
+            print("sessionizer check: --gap-ms must not be negative", file=sys.stderr)
+            return 2
+        settings = settings.model_copy(update={"gap_ms": args.gap_ms})
     if args.from_topic:
         topic = args.topic or settings.raw_topic
         fold = asyncio.run(_fold_topic(settings, topic))
