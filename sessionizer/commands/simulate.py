@@ -41,9 +41,11 @@ of sessions are anonymous ("anon-..." ids, some signing up mid-session). Some ta
 more than 30 minutes (gap-closed batches). Most events carry received_at (the collector's
 clock); some clients' clocks are skewed (seconds to hours) and send sent_at; backend llm_usage
 events mostly have no received_at. A share of events is delivered twice (--duplicate-share),
-and a share of extra records is bad (--bad-share), spread over too_large, bad_json,
-invalid_event and bad_timestamp, plus key_mismatch (a record keyed by another id) with
---to-kafka.
+and a share of extra records is bad (--bad-share), spread over bad_json, invalid_event,
+bad_timestamp, too_large (five times rarer: each is over 64 KiB) and, with --to-kafka only,
+key_mismatch (a valid event keyed by another id). Drawing key_mismatch changes the random
+stream, so a Kafka run and a file run of one seed hold different traffic; `sessionizer export`
+gives the file that matches a Kafka run.
 
 Output: JSON Lines to --output (default stdout), or with --to-kafka records to the raw topic
 (or --topic), keyed by session_id, with the record timestamp set to received_at, else ts
@@ -135,18 +137,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="with --to-kafka: send at most this many records per second (default: no limit)",
     )
     parser.add_argument(
-        "--bad-share", type=_share, default=0.01, help="share of bad records (default 0.01)"
+        "--bad-share",
+        type=_share,
+        default=0.01,
+        metavar="SHARE",
+        help="chance, per event, of a bad record before it (default 0.01)",
     )
     parser.add_argument(
         "--duplicate-share",
         type=_share,
         default=0.01,
+        metavar="SHARE",
         help="share of events delivered twice (default 0.01)",
     )
     parser.add_argument(
         "--anonymous-share",
         type=_share,
         default=0.35,
+        metavar="SHARE",
         help="share of anonymous sessions (default 0.35)",
     )
     parser.add_argument(
