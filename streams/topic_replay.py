@@ -72,6 +72,7 @@ class GroupState:
 class ChangelogInfo:
     name: str
     partitions: int
+    replication_factor: int
     configs: dict[str, str]
     records: int
 
@@ -126,7 +127,9 @@ def _consumer(settings: Settings, group_id: str | None = None) -> AIOKafkaConsum
 async def describe_groups(admin: AIOKafkaAdminClient, group_ids: list[str]) -> list[GroupState]:
     """State and member count of each group (a group that never existed is ``Dead``)."""
     states: list[GroupState] = []
-    for response in await admin.describe_consumer_groups(group_ids):
+    # One group per request: with several, aiokafka 0.14 misreads every group after the first.
+    responses = [r for g in group_ids for r in await admin.describe_consumer_groups([g])]
+    for response in responses:
         for group in response.groups:
             error, group_id, state, members = group[0], group[1], group[2], group[5]
             if error not in (ERROR_NONE, 69):  # 69: group id not found (newer brokers)
@@ -171,7 +174,9 @@ async def _changelog_info(
                 if explicit and value is not None:
                     configs[entry_name] = value
     records = sum(end[tp] - start[tp] for tp in tps)
-    return ChangelogInfo(name, len(tps), configs, records)
+    described = await admin.describe_topics([name])
+    replicas = len(described[0]["partitions"][0]["replicas"]) if described else 1
+    return ChangelogInfo(name, len(tps), max(1, replicas), configs, records)
 
 
 def local_table_stores(settings: Settings) -> list[Path]:
@@ -272,7 +277,9 @@ async def _recreate_changelog(admin: AIOKafkaAdminClient, info: ChangelogInfo) -
         if code not in (ERROR_NONE, ERROR_UNKNOWN_TOPIC):
             raise TransientError(f"could not delete {info.name}: error {code}")
     deadline = time.monotonic() + RECREATE_TIMEOUT_S
-    new_topic = NewTopic(info.name, info.partitions, -1, topic_configs=info.configs)
+    new_topic = NewTopic(
+        info.name, info.partitions, info.replication_factor, topic_configs=info.configs
+    )
     while True:
         if info.name not in set(await admin.list_topics()):
             created = await admin.create_topics([new_topic])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 import time
@@ -236,4 +237,7 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    # aiokafka logs manual assignments and coordinators at INFO: noise on a command's stderr
+    for name in ("aiokafka.consumer.subscription_state", "aiokafka.consumer.group_coordinator"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return asyncio.run(_replay(args, settings))
