@@ -271,6 +271,10 @@ def plan_session(
             switch = {"type": "context", "metadata": {"workspace_id": switched}}
             planner.add(planner.think(2.0), switch)
             workspace_id = switched
+        elif rng.random() < 0.005:  # the experiment ends: the key stays, set to null
+            planner.add(
+                planner.think(2.0), {"type": "context", "metadata": {"experiment_variant": None}}
+            )
         yield from planner.drain()
     if kind is SessionKind.CHAT:
         _chat(planner, rng, pages)

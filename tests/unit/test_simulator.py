@@ -144,6 +144,7 @@ def test_traffic_holds_every_event_type_and_both_kinds_of_visitor(simulated: Sim
     ]
     assert signed_up, "some anonymous sessions sign up"
     keys = set().union(*(s["metadata"] for s in snapshots))
+    assert any(s["metadata"].get("experiment_variant", "") is None for s in snapshots)
     assert {"workspace_id", "plan", "team_id", "workspace_size", "experiment_variant"} <= keys
 
 
