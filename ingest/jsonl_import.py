@@ -216,18 +216,37 @@ async def import_jsonl(
                 on_progress(progress)
         await confirm_oldest(len(pending))
     except SessionizerError as exc:
-        return _stopped(progress, pending, exc, progress.lines)
+        return await _stopped(progress, pending, exc, progress.lines)
     except TimeoutError:
         error = TransientError(
             f"no acknowledgement from Kafka within {ack_timeout_s:g} s (is the broker down?)"
         )
-        return _stopped(progress, pending, error, progress.lines)
+        return await _stopped(progress, pending, error, progress.lines)
     return ImportResult(progress)
 
 
-def _stopped(
+async def _stopped(
     progress: ImportProgress, pending: _Pending, error: SessionizerError, current_line: int
 ) -> ImportResult:
-    """Where to resume: the oldest line whose ack was not confirmed, else the current line."""
-    first = pending.entries[0][0] if pending.entries else current_line
+    """Count the acks that did arrive, oldest first; the first missing one is where to resume.
+
+    An ack is looked at only if it says it is complete (a ``done()`` method, as the acks of
+    :class:`ingest.kafka_producer.KafkaRecordSender` have); nothing is waited for here.
+    """
+    entries = pending.entries
+    while entries:
+        _, ack, dlq = entries[0]
+        done = getattr(ack, "done", None)
+        if not callable(done) or not done():
+            break
+        try:
+            await ack
+        except SessionizerError:
+            break
+        entries.popleft()
+        if dlq:
+            progress.dlq_sent += 1
+        else:
+            progress.sent += 1
+    first = entries[0][0] if entries else current_line
     return ImportResult(progress, error, first)

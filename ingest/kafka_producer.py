@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from ingest.record_sender import Header
@@ -82,8 +82,9 @@ class KafkaRecordSender:
 
     ``async with KafkaRecordSender(settings) as sender: ack = await sender.send(...)``.
     Leaving the context flushes what was queued for up to ``close_timeout_s`` seconds; after
-    that, records still unacknowledged are abandoned (their acks never complete) and the
-    producer is closed, so a dead broker cannot block shutdown forever.
+    that, records still unacknowledged are abandoned (their acks never complete: stop waiting
+    for them before leaving) and the producer is closed, so a dead broker cannot block
+    shutdown forever.
     """
 
     def __init__(
@@ -175,9 +176,6 @@ class KafkaRecordSender:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
-        accumulator = getattr(producer, "_message_accumulator", None)
-        if accumulator is not None:
-            accumulator.fail_all(KafkaTimeoutError("producer closed before the broker acked"))
         producer._closed = True
         with contextlib.suppress(Exception):
             await producer.client.close()

@@ -66,3 +66,34 @@ async def test_broker_restart_during_produce_delivers_every_line_once(
         assert record.key is not None
         got[record.key.decode()].append(record.value)
     assert got == by_session
+
+
+async def test_broker_gone_for_good_stops_produce_with_where_to_continue(
+    test_settings: Settings, tmp_path: Path
+) -> None:
+    expected = write_mixed_file(tmp_path / "events.jsonl", 200_000)
+    async with private_broker(test_settings, tmp_path / "kafka") as broker:
+        settings = broker.settings
+        bootstrap = settings.kafka_bootstrap_servers
+        produce = asyncio.create_task(
+            run_produce(settings, "--timeout", "5", str(expected.path), timeout_s=300)
+        )
+        watcher = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await watcher.start()
+        await admin.start()
+        try:
+            async with asyncio.timeout(120):
+                while await records_on(admin, watcher, settings.raw_topic) < 5000:
+                    assert not produce.done(), (await produce).stderr
+                    await asyncio.sleep(0.1)
+        finally:
+            await watcher.stop()
+            await admin.close()
+        await broker.stop()
+        result = await produce
+
+    assert result.returncode == 1
+    assert "stopped:" in result.stderr and "--start-line" in result.stderr
+    resume = int(result.stderr.split("continue with --start-line ")[1].split()[0])
+    assert 1 < resume <= 200_000, result.stderr[-3000:]
