@@ -123,7 +123,7 @@ async def _fold_topic(settings: Settings, topic: str) -> FoldResult:
 async def read_table(database_url: str, schema: str) -> list[dict[str, Any]]:
     """Every row of the table, in :func:`sinks.table_check.actual_columns` form."""
     table = f"{quote_ident(schema)}.{TABLE}"
-    sql = f"SELECT {', '.join(COMPARED_COLUMNS)} FROM {table}"
+    sql = f"SELECT {', '.join(COMPARED_COLUMNS)} FROM {table} ORDER BY session_id, batch_seq"
     try:
         conn = await asyncpg.connect(database_url)
     except (OSError, asyncpg.PostgresError) as exc:
