@@ -32,7 +32,7 @@ lint: $(INSTALL_STAMP)
 test: install
 	MYPY_DIRS="$(MYPY_DIRS)" dev/run-tests.sh
 
-## demo: stack up, the main job (for now: both services answer), stack down (if it started it)
+## demo: stack up, worker, simulated traffic, report, check, all stopped again (dev/run-demo.sh)
 demo: install
 	dev/run-demo.sh
 

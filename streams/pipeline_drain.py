@@ -9,8 +9,9 @@ Drained means, read from Kafka alone (no access to the worker's process):
    that much time passed without a new snapshot, none is pending;
 3. the sink group's committed offsets reach the end of the session stream.
 
-``python -m streams.pipeline_drain [--timeout S]`` runs :func:`wait_drained` with the
-settings of the environment (used by ``make demo``) and prints progress lines to stderr.
+``python -m streams.pipeline_drain [--timeout S] [--pid WORKER_PID]`` runs
+:func:`wait_drained` with the settings of the environment (used by ``make demo``) and prints
+progress lines to stderr.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -148,6 +150,16 @@ async def wait_drained(
             await asyncio.sleep(poll_s)
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m streams.pipeline_drain",
@@ -156,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between checks")
+    parser.add_argument(
+        "--pid", type=int, help="the worker's process id: give up at once when it is gone"
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     started = time.monotonic()
@@ -164,7 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[drain {time.monotonic() - started:5.0f}s] {line}", file=sys.stderr, flush=True)
 
     try:
-        asyncio.run(wait_drained(settings, show, timeout_s=args.timeout, poll_s=args.poll))
+        alive = None if args.pid is None else (lambda: _running(args.pid))
+        asyncio.run(
+            wait_drained(settings, show, timeout_s=args.timeout, poll_s=args.poll, alive=alive)
+        )
     except TransientError as exc:
         print(f"not drained: {exc}", file=sys.stderr)
         return 1
