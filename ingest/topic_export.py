@@ -22,6 +22,7 @@ The export is faithful to what the stream saw:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -162,6 +163,8 @@ async def read_topic(
     try:
         await consumer.start()
     except (KafkaError, OSError) as exc:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
         raise TransientError(
             f"Kafka is unreachable at {settings.kafka_bootstrap_servers}: {exc}"
         ) from exc
