@@ -169,23 +169,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between checks")
     parser.add_argument(
+        "--every", type=float, default=10.0, help="seconds between progress lines (default 10)"
+    )
+    parser.add_argument(
         "--pid", type=int, help="the worker's process id: give up at once when it is gone"
     )
     args = parser.parse_args(argv)
     settings = Settings()
     started = time.monotonic()
+    shown = [-args.every]
 
     def show(line: str) -> None:
-        print(f"[drain {time.monotonic() - started:5.0f}s] {line}", file=sys.stderr, flush=True)
+        now = time.monotonic() - started
+        if now - shown[0] >= args.every:
+            shown[0] = now
+            print(f"[drain {now:5.0f}s] {line}", file=sys.stderr, flush=True)
 
     try:
         alive = None if args.pid is None else (lambda: _running(args.pid))
-        asyncio.run(
+        lag = asyncio.run(
             wait_drained(settings, show, timeout_s=args.timeout, poll_s=args.poll, alive=alive)
         )
     except TransientError as exc:
         print(f"not drained: {exc}", file=sys.stderr)
         return 1
+    print(f"[drain {time.monotonic() - started:5.0f}s] drained: {lag.line()}", file=sys.stderr)
     return 0
 
 
