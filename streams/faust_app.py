@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 from faust.web import View
@@ -34,6 +35,21 @@ log = logging.getLogger(__name__)
 TABLE_NAME = "sessions"
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
 LAG_TIMEOUT_S = 5.0
+
+
+def exit_at_once(what: str, exc: BaseException) -> NoReturn:
+    """End the process now, as SIGKILL would: the only safe reaction to a failed batch.
+
+    A failed micro-batch (or interval flush) leaves decoded states with effects that Kafka
+    does not hold (snapshots not acknowledged, dirty flags cleared). Going on would write
+    them to the changelog later; a graceful stop would let Faust's ``take_events`` ack the
+    failed batch's events while it closes, and commit them. Exiting at once keeps the
+    committed offsets behind everything not acknowledged, so a restart replays it exactly
+    (the SIGKILL tests prove that path).
+    """
+    log.critical("%s, exiting at once (status 1): %r", what, exc, exc_info=exc)
+    logging.shutdown()
+    os._exit(1)
 
 
 def changelog_topic_name(settings: Settings) -> str:
@@ -136,20 +152,13 @@ def build_worker_app(settings: Settings) -> WorkerApp:
             try:
                 await processor.process(events)
             except Exception as exc:
-                # The batch's effects may be half done: never go on with later events.
-                # Its events stay unacked, so their offsets are not committed; a restart
-                # replays them onto the state in the changelog.
-                log.critical("micro-batch failed, stopping the worker: %r", exc, exc_info=True)
-                await app.crash(exc)
-                raise
+                exit_at_once("micro-batch failed", exc)
 
     async def interval_flush() -> None:
         try:
             await flusher.flush()
         except Exception as exc:
-            log.critical("interval flush failed, stopping the worker: %r", exc, exc_info=True)
-            await app.crash(exc)
-            raise
+            exit_at_once("interval flush failed", exc)
 
     app.timer(settings.flush_interval_s, name="sessionizer.interval_flush")(interval_flush)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from sessionizer.settings import Settings
 from tests.integration.conftest import MakeTopic
@@ -14,6 +17,7 @@ from tests.integration.worker_test_support import (
     WorkerProcess,
     fold_file_with_cli,
     generate_events,
+    group_lag,
     produce,
     scrape_metric,
     wait_caught_up,
@@ -85,3 +89,56 @@ async def test_sigkill_while_one_hot_session_replays_more_than_its_recent_ids(
         status = second.stop()
     assert status == 0, second.log_tail()
     print(f"replayed after restart: {replayed}")
+
+
+async def test_a_failing_batch_stops_the_worker_and_loses_nothing(
+    test_settings: Settings,
+    make_topic: MakeTopic,
+    kafka_admin: AIOKafkaAdminClient,
+    tmp_path: Path,
+) -> None:
+    """Snapshots too large for the session stream: the first batch fails, the worker exits
+    at once with status 1 (its offsets not committed); once the topic is fixed, a restart
+    gives the offline fold's result."""
+    settings = worker_settings(test_settings)
+    await make_topic(settings.raw_topic, partitions=PARTITIONS)
+    await kafka_admin.create_topics(
+        [
+            NewTopic(
+                settings.sessions_topic,
+                PARTITIONS,
+                1,
+                topic_configs={"max.message.bytes": "300"},
+            )
+        ]
+    )
+    start_ms = int(time.time() * 1000) - 3 * HOUR_MS
+    events = generate_events(31, sessions=50, events_per_session=20, start_ms=start_ms)
+    await produce(settings.kafka_bootstrap_servers, settings.raw_topic, events)
+
+    first = WorkerProcess(settings, tmp_path, "worker", store="rocksdb://")
+    first.start()
+    assert first.process is not None
+    status = await asyncio.to_thread(first.process.wait, 120)
+    assert status == 1
+    assert "micro-batch failed, exiting at once" in first.log_path.read_text()
+    assert await group_lag(settings) == len(events), "nothing of the failed batch committed"
+
+    await kafka_admin.alter_configs(
+        [
+            ConfigResource(
+                ConfigResourceType.TOPIC,
+                settings.sessions_topic,
+                configs={"max.message.bytes": "1048588"},
+            )
+        ]
+    )
+    second = WorkerProcess(settings, tmp_path, "worker", store="rocksdb://")
+    second.start()
+    try:
+        await wait_caught_up(settings, [second])
+        write_jsonl(tmp_path / "events.jsonl", events)
+        expected = fold_file_with_cli(tmp_path / "events.jsonl", settings.gap_ms)
+        await wait_stream_equals(settings, expected, [second])
+    finally:
+        assert second.stop() == 0, second.log_tail()
