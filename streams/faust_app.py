@@ -162,22 +162,24 @@ def build_worker_app(settings: Settings) -> WorkerApp:
 
     app.timer(settings.flush_interval_s, name="sessionizer.interval_flush")(interval_flush)
 
+    async def measure_lag() -> dict[int, int]:
+        tps = [tp for tp in app.consumer.assignment() if tp.topic == settings.raw_topic]
+        if not tps:
+            return {}
+        highwaters = await app.consumer.highwaters(*tps)
+        lag: dict[int, int] = {}
+        for tp in tps:
+            end = highwaters.get(tp)
+            position = processor.next_offsets.get(tp.partition)
+            if position is None:
+                position = await app.consumer.position(tp)
+            if end is not None and position is not None:
+                lag[tp.partition] = max(0, end - position)
+        return lag
+
     async def refresh_lag() -> None:
         try:
-            tps = [tp for tp in app.consumer.assignment() if tp.topic == settings.raw_topic]
-            if not tps:
-                metrics.set_lag({})
-                return
-            highwaters = await asyncio.wait_for(app.consumer.highwaters(*tps), LAG_TIMEOUT_S)
-            lag: dict[int, int] = {}
-            for tp in tps:
-                end = highwaters.get(tp)
-                position = processor.next_offsets.get(tp.partition)
-                if position is None:
-                    position = await asyncio.wait_for(app.consumer.position(tp), LAG_TIMEOUT_S)
-                if end is not None and position is not None:
-                    lag[tp.partition] = max(0, end - position)
-            metrics.set_lag(lag)
+            metrics.set_lag(await asyncio.wait_for(measure_lag(), LAG_TIMEOUT_S))
         except Exception as exc:  # lag is informative: never fail the worker for it
             log.debug("could not measure consumer lag: %r", exc)
 
