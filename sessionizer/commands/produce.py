@@ -14,7 +14,7 @@ from ingest.dlq_writer import DLQWriter
 from ingest.jsonl_import import ImportProgress, ImportResult, RejectedLine, import_jsonl, read_lines
 from ingest.kafka_producer import KafkaRecordSender
 from ingest.kafka_topics import ensure_topics
-from sessionizer.errors import SessionizerError
+from sessionizer.errors import PermanentError, SessionizerError
 from sessionizer.settings import Settings
 
 DESCRIPTION = """\
@@ -111,15 +111,19 @@ async def _produce(
         dlq = DLQWriter(sender, settings.dlq_topic) if args.dlq else None
 
         async def on_rejected(line: RejectedLine) -> Awaitable[None] | None:
-            if dlq is not None:
-                return await dlq.send(
-                    key=None,
-                    value=line.value,
-                    rejection=line.rejection,
-                    source=SourceCoordinates.from_file(source, line.line_number),
-                )
             reason = line.rejection.reason.value
-            stderr.write(f"line {line.line_number}: {reason}: {line.rejection.message}\n")
+            report = f"line {line.line_number}: {reason}: {line.rejection.message}"
+            if dlq is not None:
+                try:
+                    return await dlq.send(
+                        key=None,
+                        value=line.value,
+                        rejection=line.rejection,
+                        source=SourceCoordinates.from_file(source, line.line_number),
+                    )
+                except PermanentError as exc:  # e.g. a line over Kafka's record size limit
+                    report += f" (not sent to the DLQ: {exc})"
+            stderr.write(report + "\n")
             return None
 
         interactive = args.progress or stderr.isatty()
