@@ -72,3 +72,31 @@ async def test_partitions_move_to_a_joining_worker_and_back_after_a_sigkill(
         w1.kill()
         status = w2.stop()
     assert status == 0, w2.log_tail()
+
+
+async def test_partitions_come_back_to_a_worker_that_had_them_before(
+    test_settings: Settings, make_topic: MakeTopic, tmp_path: Path
+) -> None:
+    """w1 (RocksDB) loses half its partitions when w2 joins and gets them back when w2
+    stops: it reopens its local partition stores and catches up from the changelog."""
+    settings = worker_settings(test_settings)
+    await make_topic(settings.raw_topic, partitions=PARTITIONS)
+    start_ms = int(time.time() * 1000) - 3 * HOUR_MS
+    events = generate_events(47, sessions=500, events_per_session=44, start_ms=start_ms)
+    await produce(settings.kafka_bootstrap_servers, settings.raw_topic, events)
+    w1 = WorkerProcess(settings, tmp_path, "w1", store="rocksdb://")
+    w2 = WorkerProcess(settings, tmp_path, "w2", store="rocksdb://")
+    w1.start()
+    try:
+        await wait_events_processed([w1], len(events) // 4)
+        w2.start()
+        await wait_events_processed([w2], 1000)  # w2 owns partitions and changed sessions
+        assert w2.stop() == 0, w2.log_tail()
+        await wait_caught_up(settings, [w1])
+        write_jsonl(tmp_path / "events.jsonl", events)
+        expected = fold_file_with_cli(tmp_path / "events.jsonl", settings.gap_ms)
+        await wait_stream_equals(settings, expected, [w1])
+    finally:
+        w2.kill()
+        status = w1.stop()
+    assert status == 0, w1.log_tail()
