@@ -10,7 +10,7 @@
 #      (only what this run started).
 #
 # The demo uses its own names (topics demo.*, schema demo, app id demo-sessionizer), so it
-# never mixes with other data on a shared stack. Knobs: DEMO_SESSIONS (3000), DEMO_SEED (7),
+# never mixes with other data on a shared stack. Knobs: DEMO_SESSIONS (2000), DEMO_SEED (7),
 # DEMO_WEB_PORT (6167, the demo worker's /metrics port).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 . dev/stack-guard.sh
 PY=.venv/bin/python
 DEMO_DIR=.dev/demo
-SESSIONS=${DEMO_SESSIONS:-3000}
+SESSIONS=${DEMO_SESSIONS:-2000}
 SEED=${DEMO_SEED:-7}
 started_at=$(date +%s)
 worker_pid=""
