@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -130,7 +130,8 @@ def _print_plan(plan: StreamPlan, doomed: int, total: int, schema: str) -> None:
     start = (
         "the start of the raw topic"
         if plan.from_ms is None
-        else f"the first record at or after {plan.from_ms} ms"
+        else "the first record at or after "
+        + datetime.fromtimestamp(plan.from_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
     )
     print(f"replay plan (from {start}):")
     for line in describe_plan(plan):
