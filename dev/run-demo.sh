@@ -78,7 +78,6 @@ say "sessionizer produce $DEMO_DIR/events.jsonl (bad lines go to the DLQ)"
 say "waiting until drained: worker lag 0, no new snapshot for a flush interval, sink lag 0"
 "$PY" -m streams.pipeline_drain --timeout 240 --pid "$worker_pid"
 kill -0 "$worker_pid" 2>/dev/null || { say "the worker died"; tail -n 30 "$DEMO_DIR/worker.log" >&2; exit 1; }
-grep -h "worker stats" "$DEMO_DIR/worker.log" | tail -n 1 | sed 's/^/   /' >&2 || true
 
 say "report (dev/demo_report.sql on schema demo)"
 echo
@@ -90,18 +89,25 @@ say "sessionizer check $DEMO_DIR/events.jsonl (the table against the offline fol
 
 stop_worker
 elapsed=$(($(date +%s) - started_at))
+if [ "$stop_kafka$stop_postgres" = 00 ]; then
+  stack_note="the local stack keeps running (it was running before the demo)"
+else
+  stack_note="the local stack stops now (this run started it; \`make dev-up\` starts it again, data kept in .dev/)"
+fi
 cat <<EOF
 
-Demo done in ${elapsed} s: $SESSIONS simulated sessions through Kafka, the worker and Postgres,
-and the table equals the offline fold of the events file.
+Demo done in ${elapsed} s (after \`make install\`): $SESSIONS simulated sessions went through
+Kafka, the worker and its sink into Postgres, and the table equals the offline fold of the file.
+Nothing it started is left running: $stack_note.
 
 Where to look next
-  README.md                        architecture, settings, every command
-  sql/README.md                    the table, the views and the example queries
-  $DEMO_DIR/events.jsonl       the events sent; \`sessionizer fold\` it to see every batch
-  $DEMO_DIR/worker.log         the worker's log (stats lines every 10 s)
-  psql "$DATABASE_URL" -c 'set search_path=demo' -c 'table analytics_session_summary limit 5'
-                                   (schema demo stays; the next \`make demo\` empties it)
-  sessionizer --help               collect (HTTP), worker, sink, export, check, replay, ...
-  sessionizer replay --help        rebuild the table from the raw topic, and why it is safe
+  README.md                     architecture, settings, every command
+  sql/README.md                 the table, the views, the example queries
+  dev/demo_report.sql           the report above (\`SESSIONIZER_DB_SCHEMA=demo .venv/bin/python dev/demo_report.py\`)
+  $DEMO_DIR/events.jsonl        the events sent (\`sessionizer fold\` it to see every batch)
+  $DEMO_DIR/worker.log          the worker's log (a stats line every 10 s)
+  schema demo                   psql "$DATABASE_URL" -c 'set search_path=demo' \\
+                                  -c 'table analytics_session_summary limit 5'
+  sessionizer --help            collect (HTTP intake), worker, sink, export, check, replay, ...
+  sessionizer replay --help     rebuild the table from the raw topic, and why it is safe
 EOF
