@@ -36,7 +36,10 @@ What a replay from the start resets, and why:
   3. the session stream: the end offsets before the replay are the "mark"; records before it
      are deleted (DeleteRecords) and the sink group's offsets are set to it, so the sink
      writes only rebuilt snapshots, and the stream's consumers never see an old snapshot and
-     its rebuilt twin with the same version but other content (a rule change);
+     its rebuilt twin with the same version but other content (a rule change). Once the old
+     records are gone, "the mark" and "the start" are the same offsets; without the deletion,
+     starting the sink at the start would write old snapshots first, and their rebuilt twins
+     (equal versions) would then be ignored: the mark is the one correct choice;
   4. the table: every row is deleted, in one transaction. A rebuilt batch has the same
      (session_id, batch_seq) and version as its row, and an upsert never replaces a row with
      an equal version: a row that a rule change or a bug fix alters would never be rewritten.
@@ -68,7 +71,9 @@ to delete) and changes nothing. Without --yes the plan is shown and nothing is d
 --run then starts `sessionizer worker` (log in SESSIONIZER_DEV_DIR/replay/worker.log), shows
 the lag per partition shrinking, and stops it once the pipeline is drained (worker lag 0,
 no new snapshot for one flush interval, sink lag 0); without --run, start `sessionizer worker`
-yourself. Every step can be run again if the replay is interrupted: run it again.
+yourself. Every step can be run again: if the replay is interrupted, run it again before
+starting a worker (a worker started between the Kafka reset and the row deletion would leave
+rows that the deletion then removes: replay again).
 
 Exit status: 0 done (or dry run); 1 refused because a worker runs, or a failure; 2 bad
 arguments, or a replay that needs --yes / --yes-i-know."""
