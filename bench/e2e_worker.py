@@ -1,0 +1,161 @@
+"""bench/e2e: ``sessionizer worker`` as a subprocess with its own names, and what /proc says.
+
+Each run gets a token: raw topic (shared by the runs of one invocation), session stream, DLQ,
+app id (so changelog), sink group and Postgres schema are all named after it, and the worker's
+RocksDB folder is a temporary directory. Nothing of the shared stack's other data is touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from sessionizer.settings import PROJECT_ROOT, Settings
+
+SESSIONIZER = PROJECT_ROOT / ".venv" / "bin" / "sessionizer"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True, slots=True)
+class RunNames:
+    """Every name one pipeline run uses."""
+
+    token: str
+    raw_topic: str
+
+    @property
+    def app_id(self) -> str:
+        return f"bench-e2e-{self.token}"
+
+    @property
+    def sessions_topic(self) -> str:
+        return f"bench-e2e-sessions-{self.token}"
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"bench-e2e-dlq-{self.token}"
+
+    @property
+    def changelog_topic(self) -> str:
+        return f"{self.app_id}-sessions-changelog"
+
+    @property
+    def schema(self) -> str:
+        return f"bench_e2e_{self.token}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc/<pid>/stat."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process in KiB: resident memory now, and its peak."""
+    rss = hwm = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])
+        elif line.startswith("VmHWM:"):
+            hwm = int(line.split()[1])
+    return rss, hwm
+
+
+class Worker:
+    """``sessionizer worker`` (fold, session stream, in-process sink) for one run."""
+
+    def __init__(self, base: Settings, names: RunNames, *, partitions: int,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.names = names
+        self.web_port = free_port()
+        self._folder = tempfile.TemporaryDirectory(prefix="bench-e2e-")
+        self.log_path = Path(self._folder.name) / "worker.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONIZER_")}
+        env.update({
+            "KAFKA_BOOTSTRAP_SERVERS": base.kafka_bootstrap_servers,
+            "DATABASE_URL": base.database_url,
+            "SESSIONIZER_RAW_TOPIC": names.raw_topic,
+            "SESSIONIZER_SESSIONS_TOPIC": names.sessions_topic,
+            "SESSIONIZER_DLQ_TOPIC": names.dlq_topic,
+            "SESSIONIZER_TOPIC_PARTITIONS": str(partitions),
+            "SESSIONIZER_WORKER_APP_ID": names.app_id,
+            "SESSIONIZER_SINK_GROUP_ID": f"{names.app_id}-sink",
+            "SESSIONIZER_DB_SCHEMA": names.schema,
+            "SESSIONIZER_WORKER_DATA_DIR": str(Path(self._folder.name) / "data"),
+            "SESSIONIZER_WORKER_WEB_PORT": str(self.web_port),
+            "SESSIONIZER_WORKER_SESSION_TIMEOUT_S": "10",
+            "SESSIONIZER_LOG_LEVEL": "WARNING",
+        })
+        env.update(extra_env or {})
+        self._env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(SESSIONIZER), "worker"], env=self._env, stdout=log,
+                stderr=subprocess.STDOUT, cwd=self._folder.name,
+            )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def check_alive(self) -> None:
+        if not self.alive():
+            raise RuntimeError(f"the worker stopped:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(30)
+        self._folder.cleanup()
+
+    def log_tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def _scrape(self) -> dict[str, float]:
+        url = f"http://127.0.0.1:{self.web_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            text = answer.read().decode()
+        values: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                with contextlib.suppress(ValueError):
+                    values[name] = float(value)
+        return values
+
+    async def metric(self, name: str) -> float | None:
+        """One metric from the worker's /metrics page (None while it does not answer)."""
+        try:
+            values = await asyncio.to_thread(self._scrape)
+        except OSError:
+            return None
+        return values.get(name)
