@@ -61,6 +61,12 @@ def spread(values: Sequence[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def worker_env(args: argparse.Namespace) -> dict[str, str]:
+    """``--worker-env NAME=VALUE`` options (settings for an experiment; default: none)."""
+    pairs = [item.split("=", 1) for item in args.worker_env]
+    return {name: value for name, value in pairs}
+
+
 def warmup_record() -> Record:
     session = f"bench-warmup-{uuid.uuid4().hex[:8]}"
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -90,6 +96,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             pipeline = await run_pipeline(
                 base, names, expected, args.events, partitions=args.partitions, say=say,
                 timeout_s=args.timeout,
+                profile=None if args.profile is None else args.profile / f"worker-run{run}.txt",
+                worker_env=worker_env(args),
             )
             say(f"run {run}: pipeline {pipeline}")
             results["runs"].append(
@@ -123,6 +131,7 @@ async def measure_latency(
                 result = await run_latency(
                     base, names, traffic, goals, warmup_record(), rate,
                     partitions=args.partitions, poll_s=args.poll_ms / 1000, say=say,
+                    worker_env=worker_env(args),
                 )
             finally:
                 await delete_topics_with(bootstrap, names.token)
@@ -201,6 +210,12 @@ def main() -> int:
                         help="Postgres polling interval of the latency runs (default 20 ms)")
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="record the worker of each pipeline run with py-spy (collapsed "
+                        "stacks in DIR/worker-run<N>.txt; py-spy must be on PATH)")
+    parser.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment of the worker, e.g. "
+                        "SESSIONIZER_WORKER_BATCH_SIZE=5000 (experiments; default none)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 50,000 events, 1 run, 10 s latency runs")
     parser.add_argument("--json", type=Path,
@@ -212,7 +227,9 @@ def main() -> int:
     results = asyncio.run(measure(args))
     summary = summarize(results)
     results["summary"] = summary
-    results["settings"] = {k: v for k, v in vars(args).items() if k != "json"}
+    results["settings"] = {
+        k: v for k, v in vars(args).items() if k not in ("json", "profile")
+    }
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["seconds"] = round(time.monotonic() - started)
     args.json.parent.mkdir(parents=True, exist_ok=True)

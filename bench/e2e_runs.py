@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -22,7 +24,7 @@ from bench.e2e_data import (
     rows_written,
     table_name,
 )
-from bench.e2e_worker import RunNames, Worker, cpu_seconds, memory_kib
+from bench.e2e_worker import RunNames, Worker, cpu_seconds, memory_kib, start_profiler
 from ingest.validation import validate_record
 from sessionizer.settings import Settings
 
@@ -86,15 +88,17 @@ async def _table_state(conn: Any, schema: str) -> tuple[int, int]:
 
 async def run_pipeline(
     base: Settings, names: RunNames, expected: Expected, events: int, *, partitions: int,
-    say: Any, timeout_s: float,
+    say: Any, timeout_s: float, profile: Path | None = None,
+    worker_env: dict[str, str] | None = None,
 ) -> PipelineResult:
     """The worker from offset 0 until every event is folded and the table equals the fold."""
     await create_schema(base.database_url, names.schema)
-    worker = Worker(base, names, partitions=partitions)
+    worker = Worker(base, names, partitions=partitions, extra_env=worker_env)
     conn = await asyncpg.connect(base.database_url)
     try:
         spawned = time.perf_counter()
         worker.start()
+        profiler = None if profile is None else start_profiler(worker.pid, profile)
         first_at = cpu_at_first = None
         folded_at = None
         deadline = spawned + timeout_s
@@ -120,6 +124,9 @@ async def run_pipeline(
                 break
             await asyncio.sleep(0.1)
         cpu = cpu_seconds(worker.pid) - (cpu_at_first or 0.0)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(30)
         _, peak_kib = memory_kib(worker.pid)
         if folded_at is None:
             folded_at = done_at
@@ -187,6 +194,7 @@ async def _wait_ready(worker: Worker, conn: Any, names: RunNames, bootstrap: str
 async def run_latency(
     base: Settings, names: RunNames, records: list[Record], goals: list[GoalMark],
     warmup: Record, rate: float, *, partitions: int, poll_s: float, say: Any,
+    worker_env: dict[str, str] | None = None,
 ) -> LatencyResult:
     """Send ``records`` at ``rate`` on a schedule; time each goal from schedule to its row.
 
@@ -195,7 +203,7 @@ async def run_latency(
     (no coordinated omission). Rows are polled every ``poll_s``: that is the resolution.
     """
     await create_schema(base.database_url, names.schema)
-    worker = Worker(base, names, partitions=partitions)
+    worker = Worker(base, names, partitions=partitions, extra_env=worker_env)
     conn = await asyncpg.connect(base.database_url)
     latencies: list[float] = []
     try:
