@@ -87,10 +87,13 @@ async def run_cli(settings: Settings, *args: str, timeout_s: float = 400.0) -> t
     return proc.returncode, out.decode(), err.decode()
 
 
-async def check_table(settings: Settings) -> str:
-    """``sessionizer check --from-topic`` must exit 0 with every batch matched; its stdout."""
+async def check_table(settings: Settings, *, context: str = "") -> str:
+    """``sessionizer check --from-topic`` must exit 0 with every batch matched; its stdout.
+
+    ``context`` is added to the failure message (e.g. where the workers' logs are).
+    """
     code, out, err = await run_cli(settings, "check", "--from-topic", "--show", "5")
-    assert code == 0, f"check failed (exit {code}):\n{out}\n{err}"
+    assert code == 0, f"check failed (exit {code}):\n{out}\n{err}\n{context}"
     assert "missing 0, extra 0, differing 0" in out, out
     return out
 

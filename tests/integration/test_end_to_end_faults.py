@@ -160,7 +160,8 @@ async def test_two_workers_three_sigkills_and_a_postgres_restart_then_a_replay(
                 alive=lambda: _all_alive([w1, w2]),
             )  # fmt: skip
             first_check = time.monotonic() - started
-            out = await check_table(settings)
+            logs_at = f"worker logs: {w1.log_path}, {w2.log_path}"
+            out = await check_table(settings, context=logs_at)
             log.info("check after the faults: %s", out.splitlines()[0])
 
             raw = await read_topic(settings.kafka_bootstrap_servers, settings.raw_topic,
@@ -192,7 +193,7 @@ async def test_two_workers_three_sigkills_and_a_postgres_restart_then_a_replay(
                 settings, lambda _: None, timeout_s=DRAIN_TIMEOUT_S,
                 alive=lambda: _all_alive([w1, w2]),
             )  # fmt: skip
-            await check_table(settings)
+            await check_table(settings, context=logs_at)
             assert await table_rows(settings) == before
             for worker in (w1, w2):  # both shared the work
                 assert (await scrape_metric(worker, "sessionizer_worker_events_total") or 0) > 0
