@@ -24,6 +24,7 @@ import faust
 from faust.web import View
 
 from sessionizer.settings import Settings
+from streams.faust_gap_fix import disable_gap_filling
 from streams.faust_record_sender import FaustRecordSender
 from streams.interval_flush import IntervalFlusher
 from streams.session_agent import Destinations, SessionBatchProcessor
@@ -79,6 +80,7 @@ class WorkerApp:
 
 def build_worker_app(settings: Settings) -> WorkerApp:
     """A configured, not yet started Faust app running the session fold."""
+    disable_gap_filling()
     app = faust.App(
         settings.worker_app_id,
         broker=broker_urls(settings),

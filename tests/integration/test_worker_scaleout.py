@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 from sessionizer.settings import Settings
 from tests.integration.conftest import MakeTopic
 from tests.integration.test_worker import HOUR_MS, PARTITIONS, worker_settings
@@ -48,16 +46,6 @@ async def test_two_workers_started_together_give_the_offline_fold(
     assert statuses == [0, 0], [w.log_tail() for w in workers]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "faust-streaming 0.15.3 can deliver records fetched before its seek to the committed "
-        "offsets during a takeover; its gap bookkeeping then acks offsets twice and the "
-        "group's committed offset crawls one offset per commit interval, so the committed "
-        "lag may not reach 0 in time (about 1 run in 4 here). Stream content was equal "
-        "whenever checked; see the worker report."
-    ),
-)
 async def test_partitions_move_to_a_joining_worker_and_back_after_a_sigkill(
     test_settings: Settings, make_topic: MakeTopic, tmp_path: Path
 ) -> None:
