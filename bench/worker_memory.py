@@ -1,0 +1,193 @@
+"""Worker memory: per open session, and over a steady run.
+
+    .venv/bin/python bench/worker_memory.py sessions [--sessions 100000]
+    .venv/bin/python bench/worker_memory.py steady [--minutes 10] [--rate 1000] [--every 10]
+
+``sessions``: one ``sessionizer worker`` (default settings but the names, RocksDB store,
+in-process sink); after a warm-up event its resident memory (VmRSS) is read, then one
+``page_view`` of each of N new sessions is produced. VmRSS is read again once all N are folded
+(before the interval flush), and once the interval flush sent their snapshots and the sink
+wrote them; memory per open session = the growth / N.
+
+``steady``: simulated traffic (``TrafficSimulator``, sessions start and end all the time) sent
+at ``--rate`` events/s for ``--minutes``; VmRSS sampled every ``--every`` seconds, printed as
+it goes, then a summary: first, last, peak, and the slope over the second half (MiB/min).
+
+Names (topics, groups, schema) carry a random token and are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import asyncpg
+
+from bench.e2e_data import (
+    Record,
+    bench_producer,
+    create_schema,
+    create_topic,
+    delete_topics_with,
+    drop_schema,
+    simulate,
+    table_name,
+)
+from bench.e2e_worker import RunNames, Worker, memory_kib
+from sessionizer.settings import Settings
+
+PARTITIONS = 6
+
+
+def say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def page_view(session_id: str, ts_ms: int) -> Record:
+    moment = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_ms / 1000))
+    event = {"event_id": str(uuid.uuid4()), "session_id": session_id, "type": "page_view",
+             "path": "/home", "ts": f"{moment}.{ts_ms % 1000:03d}Z"}
+    return Record(session_id.encode(), json.dumps(event).encode(), ts_ms)
+
+
+async def start_worker(base: Settings, names: RunNames) -> tuple[Worker, Any]:
+    await create_topic(base.kafka_bootstrap_servers, names.raw_topic, PARTITIONS)
+    await create_schema(base.database_url, names.schema)
+    worker = Worker(base, names, partitions=PARTITIONS)
+    worker.start()
+    conn = await asyncpg.connect(base.database_url)
+    warmup = page_view(f"warmup-{names.token}", int(time.time() * 1000))
+    producer = bench_producer(base.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await (await producer.send(names.raw_topic, warmup.value, key=warmup.key,
+                                   timestamp_ms=warmup.timestamp_ms))
+    finally:
+        await producer.stop()
+    deadline = time.monotonic() + 120
+    while not await conn.fetchval(f"SELECT count(*) FROM {table_name(names.schema)}"):
+        worker.check_alive()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"worker not ready:\n{worker.log_tail()}")
+        await asyncio.sleep(0.5)
+    return worker, conn
+
+
+async def cleanup(base: Settings, names: RunNames, worker: Worker, conn: Any) -> None:
+    worker.stop()
+    await conn.close()
+    await drop_schema(base.database_url, names.schema)
+    await delete_topics_with(base.kafka_bootstrap_servers, names.token)
+
+
+async def per_session(args: argparse.Namespace) -> None:
+    base = Settings()
+    token = uuid.uuid4().hex[:8]
+    names = RunNames(f"mem{token}", f"bench-mem-raw-{token}")
+    worker, conn = await start_worker(base, names)
+    try:
+        await asyncio.sleep(3)
+        before_kib, _ = memory_kib(worker.pid)
+        now = int(time.time() * 1000)
+        records = [page_view(f"mem-{token}-{n:07d}", now) for n in range(args.sessions)]
+        producer = bench_producer(base.kafka_bootstrap_servers)
+        await producer.start()
+        try:
+            acks = [await producer.send(names.raw_topic, r.value, key=r.key,
+                                        timestamp_ms=r.timestamp_ms) for r in records]
+            await asyncio.gather(*acks)
+        finally:
+            await producer.stop()
+        say(f"{args.sessions:,} sessions produced; RSS before {before_kib / 1024:.0f} MiB")
+        while (await worker.metric("sessionizer_worker_events_total") or 0) < args.sessions + 1:
+            worker.check_alive()
+            await asyncio.sleep(0.5)
+        folded_kib, _ = memory_kib(worker.pid)
+        table = table_name(names.schema)
+        while await conn.fetchval(f"SELECT count(*) FROM {table}") < args.sessions + 1:
+            worker.check_alive()
+            await asyncio.sleep(1)
+        await asyncio.sleep(3)
+        written_kib, peak_kib = memory_kib(worker.pid)
+    finally:
+        await cleanup(base, names, worker, conn)
+    n = args.sessions
+    print(f"sessions opened: {n:,}")
+    print(f"RSS before: {before_kib / 1024:.0f} MiB; all folded: {folded_kib / 1024:.0f} MiB; "
+          f"after flush and sink: {written_kib / 1024:.0f} MiB; peak {peak_kib / 1024:.0f} MiB")
+    print(f"per open session, folded: {(folded_kib - before_kib) * 1024 / n:,.0f} bytes; "
+          f"after flush and sink: {(written_kib - before_kib) * 1024 / n:,.0f} bytes")
+
+
+async def steady(args: argparse.Namespace) -> None:
+    base = Settings()
+    token = uuid.uuid4().hex[:8]
+    names = RunNames(f"steady{token}", f"bench-steady-raw-{token}")
+    total = int(args.rate * args.minutes * 60)
+    say(f"simulating {total:,} events")
+    records = simulate(total, 777)
+    worker, conn = await start_worker(base, names)
+    samples: list[tuple[float, float]] = []
+    try:
+        producer = bench_producer(base.kafka_bootstrap_servers)
+        await producer.start()
+        start = time.perf_counter()
+        next_sample = start
+        try:
+            for index, r in enumerate(records):
+                due = start + index / args.rate
+                now = time.perf_counter()
+                if now >= next_sample:
+                    worker.check_alive()
+                    rss, _ = memory_kib(worker.pid)
+                    samples.append((now - start, rss / 1024))
+                    say(f"t={now - start:5.0f} s  sent {index:,}  RSS {rss / 1024:.0f} MiB")
+                    next_sample += args.every
+                if due - now > 0.002:
+                    await asyncio.sleep(due - now)
+                await producer.send(names.raw_topic, r.value, key=r.key,
+                                    timestamp_ms=r.timestamp_ms)
+        finally:
+            await producer.stop()
+        rss, peak = memory_kib(worker.pid)
+        samples.append((time.perf_counter() - start, rss / 1024))
+    finally:
+        await cleanup(base, names, worker, conn)
+    half = [s for s in samples if s[0] >= samples[-1][0] / 2]
+    slope = 0.0
+    if len(half) >= 2:
+        xs, ys = [s[0] / 60 for s in half], [s[1] for s in half]
+        mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / max(
+            sum((x - mean_x) ** 2 for x in xs), 1e-9
+        )
+    print(f"steady run: {args.minutes} min at {args.rate:,.0f} events/s ({total:,} events)")
+    print(f"RSS first {samples[0][1]:.0f} MiB, last {samples[-1][1]:.0f} MiB, "
+          f"peak {peak / 1024:.0f} MiB; slope over the second half {slope:+.1f} MiB/min")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    modes = parser.add_subparsers(dest="mode", required=True)
+    one = modes.add_parser("sessions", help="memory per open session")
+    one.add_argument("--sessions", type=int, default=100_000)
+    two = modes.add_parser("steady", help="RSS over a rate-limited steady run")
+    two.add_argument("--minutes", type=float, default=10.0)
+    two.add_argument("--rate", type=float, default=1000.0, help="events/s (default 1000)")
+    two.add_argument("--every", type=float, default=10.0, help="seconds between samples")
+    args = parser.parse_args()
+    asyncio.run(per_session(args) if args.mode == "sessions" else steady(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
