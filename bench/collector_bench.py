@@ -33,10 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.produce_bench import bench_event
 from sessionizer.settings import PROJECT_ROOT, Settings
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from produce_bench import bench_event
 
 
 def free_port() -> int:
