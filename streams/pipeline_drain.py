@@ -138,7 +138,15 @@ async def wait_drained(
         while True:
             if alive is not None and not alive():
                 raise TransientError("the worker stopped before the pipeline was drained")
-            lag = await probe.measure()
+            try:
+                lag = await probe.measure()
+            except TransientError as exc:
+                # e.g. the group coordinator is not ready yet on a fresh broker: ask again
+                if time.monotonic() > deadline:
+                    raise
+                log.info("lag not measurable yet (%s); retrying", exc)
+                await asyncio.sleep(poll_s)
+                continue
             now = time.monotonic()
             if lag.sessions_end != last_end:
                 last_end, end_since = lag.sessions_end, now

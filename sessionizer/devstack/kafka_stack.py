@@ -193,7 +193,9 @@ class KafkaStack:
     async def _wait_ready(self, pid: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if not processes.is_running(pid, MAIN_CLASS):
+            if not processes.is_running(pid, MAIN_CLASS) and not await _still_running_after(
+                pid, 1.0
+            ):
                 raise StackError(
                     f"the Kafka broker (pid {pid}) exited during start-up.\n" + self._log_tails()
                 )
@@ -213,3 +215,11 @@ class KafkaStack:
             if text:
                 parts.append(f"--- last lines of {path} ---\n{text}")
         return "\n".join(parts) or "(no broker log written)"
+
+
+async def _still_running_after(pid: int, delay_s: float) -> bool:
+    """Look again after ``delay_s``: while the launcher's child is exec-ing java, its
+    /proc command line can read empty for a moment (seen on a loaded machine), which must not
+    count as the broker having exited."""
+    await asyncio.sleep(delay_s)
+    return processes.is_running(pid, MAIN_CLASS)

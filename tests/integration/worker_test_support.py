@@ -26,6 +26,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 from aiokafka.structs import TopicPartition
 
 from sessionizer.settings import Settings
@@ -311,7 +312,10 @@ async def group_lag(settings: Settings) -> int | None:
     await admin.start()
     await consumer.start()
     try:
-        committed = await admin.list_consumer_group_offsets(settings.worker_app_id)
+        try:
+            committed = await admin.list_consumer_group_offsets(settings.worker_app_id)
+        except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+            return None  # a fresh broker creates __consumer_offsets on first use: not yet
         partitions = consumer.partitions_for_topic(settings.raw_topic) or set()
         if not partitions:
             await consumer._client.force_metadata_update()
