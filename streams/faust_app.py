@@ -24,6 +24,7 @@ import faust
 from faust.web import View
 
 from sessionizer.settings import Settings
+from streams.delivery_gate import DeliveryGate
 from streams.faust_gap_fix import disable_gap_filling
 from streams.faust_record_sender import FaustRecordSender
 from streams.interval_flush import IntervalFlusher
@@ -132,6 +133,7 @@ def build_worker_app(settings: Settings) -> WorkerApp:
         destinations=Destinations(settings.sessions_topic, settings.dlq_topic, settings.gap_ms),
         metrics=metrics,
         lock=lock,
+        gate=DeliveryGate(app),
     )
     flusher = IntervalFlusher(
         sessions=sessions,

@@ -26,6 +26,7 @@ from typing import Any
 from ingest.accepted_event import Rejection
 from ingest.dlq_headers import SourceCoordinates, dlq_headers
 from ingest.validation import validate_record
+from streams.delivery_gate import DeliveryGate
 from streams.faust_record_sender import FaustRecordSender
 from streams.session_fold import apply_event
 from streams.session_state import new_session_state
@@ -83,7 +84,9 @@ class SessionBatchProcessor:
         destinations: Destinations,
         metrics: WorkerMetrics,
         lock: asyncio.Lock,
+        gate: DeliveryGate | None = None,
     ) -> None:
+        self._gate = gate
         self._sessions = sessions
         self._sender = sender
         self._to = destinations
@@ -94,6 +97,12 @@ class SessionBatchProcessor:
     async def process(self, events: Sequence[Any]) -> None:
         """Handle one micro-batch (all effects acknowledged by Kafka when it returns)."""
         async with self._lock:
+            if self._gate is not None:
+                admission = self._gate.admit(events)
+                await self._gate.release(admission)
+                events = admission.admitted
+                if not events:
+                    return
             await self._process(events)
 
     async def _process(self, events: Sequence[Any]) -> None:
@@ -171,3 +180,5 @@ class SessionBatchProcessor:
         """Stop tracking the position of revoked partitions."""
         for partition in partitions:
             self.next_offsets.pop(partition, None)
+        if self._gate is not None:
+            self._gate.forget(partitions)
