@@ -92,7 +92,7 @@ async def cleanup(base: Settings, names: RunNames, worker: Worker, conn: Any) ->
 async def per_session(args: argparse.Namespace) -> None:
     base = Settings()
     token = uuid.uuid4().hex[:8]
-    names = RunNames(f"mem{token}", f"bench-mem-raw-{token}")
+    names = RunNames(f"mem{token}", f"bench-mem-raw-mem{token}")
     worker, conn = await start_worker(base, names)
     try:
         await asyncio.sleep(3)
@@ -131,7 +131,7 @@ async def per_session(args: argparse.Namespace) -> None:
 async def steady(args: argparse.Namespace) -> None:
     base = Settings()
     token = uuid.uuid4().hex[:8]
-    names = RunNames(f"steady{token}", f"bench-steady-raw-{token}")
+    names = RunNames(f"steady{token}", f"bench-steady-raw-steady{token}")
     total = int(args.rate * args.minutes * 60)
     say(f"simulating {total:,} events")
     records = simulate(total, 777)
