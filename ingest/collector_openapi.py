@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
-from ingest.accepted_event import RejectReason
+from ingest.accepted_event import EventType, RejectReason
 from ingest.collector_body import MAX_BODY_BYTES, MAX_EVENTS
 
-EVENT_TYPES = [
-    "page_view",
-    "interaction",
-    "feature_use",
-    "goal",
-    "page_load",
-    "error",
-    "llm_usage",
-    "context",
-    "session_end",
-]
+EVENT_TYPES = list(get_args(EventType))
 
 
 def _error(description: str) -> dict[str, Any]:

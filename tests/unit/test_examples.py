@@ -10,8 +10,9 @@ import pytest
 
 from streams.offline_fold import fold_lines
 from streams.snapshot import encode_snapshot
+from tests.spec_examples import SPEC_EXAMPLES
 
-EXAMPLES = (Path(__file__).resolve().parents[2] / ".." / "shared" / "spec" / "examples").resolve()
+EXAMPLES = SPEC_EXAMPLES
 
 
 def _example_files() -> list[Path]:

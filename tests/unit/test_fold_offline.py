@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 from sessionizer.cli import main
+from tests.spec_examples import SPEC_EXAMPLES
 
 GAP_MS = 1_800_000
-EXAMPLES = (Path(__file__).resolve().parents[2] / ".." / "shared" / "spec" / "examples").resolve()
+EXAMPLES = SPEC_EXAMPLES
 START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 PATH_COUNTS = [1, 2, 7, 30, 48, 49, 50, 51, 98, 99, 100, 147, 148, 149, 160, 199, 250, 320]
 ROTATING_APPEND = 50  # the 50th path of a batch closes it ...

@@ -6,7 +6,6 @@ import json
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,14 +17,13 @@ from sinks.table_check import (
     compare_tables,
     expected_columns,
 )
+from tests.spec_examples import SPEC_EXAMPLES
 
-EXAMPLES = (Path(__file__).resolve().parents[2] / ".." / "shared" / "spec" / "examples").resolve()
+EXAMPLES = SPEC_EXAMPLES
 
 
 def _expected_snapshots(name: str) -> list[dict[str, Any]]:
     path = EXAMPLES / f"{name}.expected.jsonl"
-    if not path.exists():
-        pytest.skip(f"spec example {path} not found")
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
