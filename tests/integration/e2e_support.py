@@ -71,13 +71,20 @@ def cli_env(settings: Settings) -> dict[str, str]:
 
 async def run_cli(settings: Settings, *args: str, timeout_s: float = 400.0) -> tuple[int, str, str]:
     """``sessionizer ARGS`` for ``settings``: (exit status, stdout, stderr)."""
+    return await run_cli_env(cli_env(settings), *args, timeout_s=timeout_s)
+
+
+async def run_cli_env(
+    env: dict[str, str], *args: str, timeout_s: float = 400.0
+) -> tuple[int, str, str]:
+    """``sessionizer ARGS`` as a subprocess with environment ``env``: (status, stdout, stderr)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "sessionizer.cli",
         *args,
         cwd=PROJECT_ROOT,
-        env=cli_env(settings),
+        env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +18,10 @@ import asyncpg
 from ingest.accepted_event import RejectReason
 from ingest.simulated_bad_records import FILE_KINDS
 from ingest.traffic_simulator import SimulationConfig, TrafficSimulator
-from sessionizer.settings import PROJECT_ROOT, Settings
+from sessionizer.settings import Settings
 from sinks.migrations import migrate
 from tests.integration.conftest import MakeTopic, PgSchema
+from tests.integration.e2e_support import run_cli_env
 from tests.integration.ingest_test_support import read_topic
 from tests.integration.worker_test_support import WorkerProcess, wait_caught_up
 
@@ -47,20 +47,7 @@ def _env(settings: Settings, database_url: str) -> dict[str, str]:
 
 
 async def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sessionizer.cli",
-        *args,
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(300):
-        out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_cli_env(env, *args, timeout_s=300)
 
 
 async def test_simulated_traffic_through_the_worker_checks_out(

@@ -11,9 +11,7 @@ snapshots.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,11 +22,12 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from sessionizer.settings import PROJECT_ROOT, Settings
+from sessionizer.settings import Settings
 from sinks.migrations import migrate
 from streams.faust_app import changelog_topic_name
 from streams.pipeline_drain import wait_drained
 from tests.integration.conftest import MakeTopic, PgSchema
+from tests.integration.e2e_support import run_cli_env
 from tests.integration.ingest_test_support import read_topic
 from tests.integration.worker_test_support import WorkerProcess, free_port, latest_snapshots
 
@@ -62,20 +61,7 @@ def _env(settings: Settings, database_url: str, dev_dir: Path) -> dict[str, str]
 
 
 async def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sessionizer.cli",
-        *args,
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(400):
-        out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_cli_env(env, *args, timeout_s=400)
 
 
 async def _rows(database_url: str, schema: str) -> dict[tuple[str, int], dict[str, Any]]:
