@@ -32,7 +32,7 @@ from faust.types import TP
 log = logging.getLogger(__name__)
 
 RESEEK_AFTER_S = 1.0
-MAX_SEEKS = 10  # then the offsets are taken as gone (e.g. deleted by retention): go on
+MAX_SEEKS = 10  # then ask whether the offsets were deleted (retention): if so, go on
 
 
 @dataclass(slots=True)
@@ -51,45 +51,68 @@ class DeliveryGate:
         self._app = app
         self._next: dict[int, int] = {}  # raw partition -> next offset the fold must see
         self._last_seek: dict[int, tuple[int, float, int]] = {}  # offset, when, how many
+        self._processed: dict[int, int] = {}  # raw partition -> every offset below is folded
+        self._last_arrival: dict[int, float] = {}  # raw partition -> when a record last came
         self.held_total = 0
 
     def forget(self, partitions: set[int]) -> None:
         for partition in partitions:
             self._next.pop(partition, None)
             self._last_seek.pop(partition, None)
+            self._processed.pop(partition, None)
+            self._last_arrival.pop(partition, None)
 
-    def _start_offset(self, tp: TP, first_offset: int) -> int:
-        committed: int | None = self._app.consumer._committed_offset.get(tp)
-        if committed is None:  # no commit yet (or offset 0): nothing to compare with
-            return first_offset
-        return int(committed)
+    async def start_offset(self, tp: TP) -> int:
+        """Where the fold starts in ``tp``: the committed offset, else the log start."""
+        consumer = self._app.consumer
+        committed: int | None = consumer._committed_offset.get(tp)
+        if committed is not None:
+            return int(committed)
+        # Faust keeps no committed offset when there is none, and also when it is 0
+        earliest: dict[TP, int] = dict(await consumer.earliest_offsets(tp))
+        return int(earliest.get(tp, 0) or 0)
 
-    def admit(self, events: Sequence[Any]) -> Admission:
+    async def expected(self, tp: TP) -> int:
+        """The next offset the fold must see in ``tp`` (found on first use)."""
+        expected = self._next.get(tp.partition)
+        if expected is None:
+            expected = await self.start_offset(tp)
+            self._next[tp.partition] = expected
+        return expected
+
+    def processed(self, partition: int) -> int | None:
+        """The offset below which every record of ``partition`` is folded and acknowledged."""
+        return self._processed.get(partition)
+
+    def idle_for(self, partition: int, now: float) -> float:
+        """Seconds since a record of ``partition`` last reached the gate (inf: never)."""
+        last = self._last_arrival.get(partition)
+        return float("inf") if last is None else now - last
+
+    def mark_processed(self, admission: Admission) -> None:
+        """The admitted events' effects are acknowledged: their offsets may be committed."""
+        for partition in {event.message.partition for event in admission.admitted}:
+            done = self._next.get(partition)
+            if done is not None and done > self._processed.get(partition, -1):
+                self._processed[partition] = done
+
+    async def admit(self, events: Sequence[Any]) -> Admission:
         app = self._app
         result = Admission()
         flow_active = app.flow_control.is_active()
         generation = app.consumer_generation_id
         gapped: set[int] = set()
+        now = monotonic()
         for event in events:
             message = event.message
             partition, offset = message.partition, message.offset
+            self._last_arrival[partition] = now
             if not flow_active or message.generation_id != generation or partition in gapped:
                 result.held.append(event)
                 continue
-            expected = self._next.get(partition)
-            if expected is None:
-                expected = self._start_offset(message.tp, offset)
-            if offset > expected and self._given_up(partition, expected):
-                log.error(
-                    "raw %s[%d]: offsets %d..%d never arrived after %d seeks; going on from %d",
-                    message.topic,
-                    partition,
-                    expected,
-                    offset - 1,
-                    MAX_SEEKS,
-                    offset,
-                )
-                expected = offset
+            expected = await self.expected(message.tp)
+            if offset > expected:
+                expected = await self._skip_deleted(message.tp, expected)
             if offset > expected:
                 gapped.add(partition)
                 result.held.append(event)
@@ -110,9 +133,31 @@ class DeliveryGate:
             result.admitted.append(event)
         return result
 
-    def _given_up(self, partition: int, offset: int) -> bool:
-        last = self._last_seek.get(partition)
-        return last is not None and last[0] == offset and last[2] >= MAX_SEEKS
+    async def _skip_deleted(self, tp: TP, expected: int) -> int:
+        """After many vain seeks, go on from the log start if ``expected`` was deleted."""
+        last = self._last_seek.get(tp.partition)
+        if last is None or last[0] != expected or last[2] < MAX_SEEKS:
+            return expected
+        earliest: dict[TP, int] = dict(await self._app.consumer.earliest_offsets(tp))
+        start = int(earliest.get(tp, 0) or 0)
+        if start <= expected:
+            return expected  # the records exist: keep seeking
+        log.error(
+            "raw %s[%d]: offsets %d..%d were deleted from the log (retention) before the fold "
+            "saw them; going on from %d",
+            tp.topic,
+            tp.partition,
+            expected,
+            start - 1,
+            start,
+        )
+        self._last_seek.pop(tp.partition, None)
+        self._next[tp.partition] = start
+        return start
+
+    def should_seek(self, partition: int, offset: int) -> bool:
+        """Whether to seek ``partition`` back to ``offset`` now (at most once a second)."""
+        return self._should_seek(partition, offset)
 
     def _should_seek(self, partition: int, offset: int) -> bool:
         now = monotonic()

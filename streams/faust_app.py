@@ -28,6 +28,7 @@ from streams.delivery_gate import DeliveryGate
 from streams.faust_gap_fix import disable_gap_filling
 from streams.faust_record_sender import FaustRecordSender
 from streams.interval_flush import IntervalFlusher
+from streams.offset_authority import StallWatchdog, install_commit_authority
 from streams.session_agent import Destinations, SessionBatchProcessor
 from streams.session_table import SessionTable
 from streams.worker_metrics import WorkerMetrics
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 TABLE_NAME = "sessions"
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
 LAG_TIMEOUT_S = 5.0
+STALL_CHECK_INTERVAL_S = 1.0
 
 
 def exit_at_once(what: str, exc: BaseException) -> NoReturn:
@@ -127,13 +129,15 @@ def build_worker_app(settings: Settings) -> WorkerApp:
     lock = asyncio.Lock()
     sessions = SessionTable(app, table, cache_size=settings.worker_state_cache_size)
     sender = FaustRecordSender(app)
+    gate = DeliveryGate(app)
+    watchdog = StallWatchdog(app, settings.raw_topic, gate)
     processor = SessionBatchProcessor(
         sessions=sessions,
         sender=sender,
         destinations=Destinations(settings.sessions_topic, settings.dlq_topic, settings.gap_ms),
         metrics=metrics,
         lock=lock,
-        gate=DeliveryGate(app),
+        gate=gate,
     )
     flusher = IntervalFlusher(
         sessions=sessions,
@@ -149,6 +153,7 @@ def build_worker_app(settings: Settings) -> WorkerApp:
 
     @app.agent(raw_topic, name="sessionizer.fold_sessions")
     async def fold_sessions(stream: Any) -> None:
+        install_commit_authority(app.consumer, settings.raw_topic, gate)
         batches = stream.take_events(
             settings.worker_batch_size, within=settings.worker_batch_timeout_s
         )
@@ -165,6 +170,15 @@ def build_worker_app(settings: Settings) -> WorkerApp:
             exit_at_once("interval flush failed", exc)
 
     app.timer(settings.flush_interval_s, name="sessionizer.interval_flush")(interval_flush)
+
+    async def unstick() -> None:
+        async with lock:  # between micro-batches: the gate's offsets are settled
+            try:
+                await watchdog.check()
+            except Exception as exc:  # a failed check is retried at the next tick
+                log.warning("could not check raw partitions for stalls: %r", exc)
+
+    app.timer(STALL_CHECK_INTERVAL_S, name="sessionizer.stall_watchdog")(unstick)
 
     async def measure_lag() -> dict[int, int]:
         tps = [tp for tp in app.consumer.assignment() if tp.topic == settings.raw_topic]
@@ -218,5 +232,5 @@ def build_worker_app(settings: Settings) -> WorkerApp:
             found,
         )
 
-    _ = (fold_sessions, interval_flush, stats_line, MetricsPage, on_revoked, on_recovered)
+    _ = (fold_sessions, interval_flush, unstick, stats_line, MetricsPage, on_revoked, on_recovered)
     return worker

@@ -97,13 +97,14 @@ class SessionBatchProcessor:
     async def process(self, events: Sequence[Any]) -> None:
         """Handle one micro-batch (all effects acknowledged by Kafka when it returns)."""
         async with self._lock:
-            if self._gate is not None:
-                admission = self._gate.admit(events)
-                await self._gate.release(admission)
-                events = admission.admitted
-                if not events:
-                    return
-            await self._process(events)
+            if self._gate is None:
+                await self._process(events)
+                return
+            admission = await self._gate.admit(events)
+            await self._gate.release(admission)
+            if admission.admitted:
+                await self._process(admission.admitted)
+            self._gate.mark_processed(admission)
 
     async def _process(self, events: Sequence[Any]) -> None:
         sessions = self._sessions
@@ -116,7 +117,8 @@ class SessionBatchProcessor:
         for event in events:
             message = event.message
             partition, offset = message.partition, message.offset
-            next_offsets[partition] = offset + 1
+            if offset >= next_offsets.get(partition, 0):
+                next_offsets[partition] = offset + 1
             timestamp_ms = record_timestamp_ms(message)
             checked = validate_record(
                 message.value, key=message.key, check_key=True, record_timestamp_ms=timestamp_ms
