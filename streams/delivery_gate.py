@@ -12,11 +12,12 @@ were applied, so they are lost for good (SPEC 7.1). Seen in the end-to-end fault
 
 The gate keeps, for every assigned raw partition, the next offset the fold must see. An event
 is admitted only if the app's flow is active (no rebalance in progress), it was fetched in the
-current consumer generation, and its offset is not above that next offset. Any other event is
-held back: it is not folded and not acknowledged (so no commit can pass it), and when the
-partition has a gap, the consumer is sought back to the missing offset so Kafka delivers it
-again. Events at or below the next offset are re-deliveries; the fold's stored offset makes them
-no-ops.
+current consumer generation, and its offset equals that next offset. A later event is held
+back: it is not folded and not acknowledged (so no commit can pass it), and the consumer is
+sought back to the missing offset so Kafka delivers it again. An earlier one is a re-delivery
+of a record already admitted in this assignment (after such a seek): it is dropped, so a seek
+never folds or dead-letters a record twice. (After a rebalance everything starts again from the
+committed offset; the fold's stored offsets make records folded before the crash no-ops.)
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Admission:
 
     admitted: list[Any] = field(default_factory=list)
     held: list[Any] = field(default_factory=list)
+    redelivered: list[Any] = field(default_factory=list)  # below the next offset: dropped
     seeks: dict[TP, int] = field(default_factory=dict)
 
 
@@ -85,9 +87,12 @@ class DeliveryGate:
         return self._processed.get(partition)
 
     def idle_for(self, partition: int, now: float) -> float:
-        """Seconds since a record of ``partition`` last reached the gate (inf: never)."""
+        """Seconds since a record of ``partition`` last reached the gate (or it was first asked)."""
         last = self._last_arrival.get(partition)
-        return float("inf") if last is None else now - last
+        if last is None:  # watched from now on
+            self._last_arrival[partition] = now
+            return 0.0
+        return now - last
 
     def mark_processed(self, admission: Admission) -> None:
         """The admitted events' effects are acknowledged: their offsets may be committed."""
@@ -129,7 +134,10 @@ class DeliveryGate:
                     )
                 self._next[partition] = expected
                 continue
-            self._next[partition] = max(expected, offset + 1)
+            if offset < expected:  # already admitted in this assignment: folded, or being
+                result.redelivered.append(event)
+                continue
+            self._next[partition] = offset + 1
             result.admitted.append(event)
         return result
 
@@ -173,7 +181,7 @@ class DeliveryGate:
     async def release(self, admission: Admission) -> None:
         """Make held events unackable (``take_events`` acks every event) and do the seeks."""
         unacked = self._app.consumer._unacked_messages
-        for event in admission.held:
+        for event in (*admission.held, *admission.redelivered):
             message = event.message
             message.acked = True  # Faust's Message.ack then records nothing for it
             unacked.discard(message)
