@@ -40,8 +40,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from sessionizer.settings import Settings
 from sinks.migrations import migrate
 from streams.pipeline_drain import wait_drained
@@ -78,15 +76,6 @@ def _all_alive(workers: list[WorkerProcess]) -> bool:
     return all(worker.alive() for worker in workers)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "KNOWN BUG, open: under two workers + three SIGKILLs, Faust 0.15.3 can still commit raw "
-        "offsets past records the fold never saw (it acks records it skips during a rebalance), "
-        "so some sessions lose events: seen in about 1 run in 2 (check: rows behind the fold). "
-        "See streams/delivery_gate.py and the closing note of session 1."
-    ),
-)
 async def test_two_workers_three_sigkills_and_a_postgres_restart_then_a_replay(
     test_settings: Settings, make_topic: MakeTopic, tmp_path: Path
 ) -> None:
