@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(
         default=2000, ge=1, description="Max raw events per micro-batch."
     )
+    worker_state_write_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often the worker writes changed session states to the table's "
+        "changelog (s); raw offsets are committed only after (0: after every micro-batch).",
+    )
     worker_batch_timeout_s: float = Field(
         default=0.5, gt=0, description="Max wait to fill a micro-batch (s)."
     )

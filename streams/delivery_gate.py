@@ -94,11 +94,10 @@ class DeliveryGate:
             return 0.0
         return now - last
 
-    def mark_processed(self, admission: Admission) -> None:
-        """The admitted events' effects are acknowledged: their offsets may be committed."""
-        for partition in {event.message.partition for event in admission.admitted}:
-            done = self._next.get(partition)
-            if done is not None and done > self._processed.get(partition, -1):
+    def mark_all_processed(self) -> None:
+        """Every admitted event's effects are acknowledged: their offsets may be committed."""
+        for partition, done in self._next.items():
+            if done > self._processed.get(partition, -1):
                 self._processed[partition] = done
 
     async def admit(self, events: Sequence[Any]) -> Admission:

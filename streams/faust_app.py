@@ -138,6 +138,7 @@ def build_worker_app(settings: Settings) -> WorkerApp:
         metrics=metrics,
         lock=lock,
         gate=gate,
+        state_write_interval_s=settings.worker_state_write_interval_s,
     )
     flusher = IntervalFlusher(
         sessions=sessions,
@@ -170,6 +171,15 @@ def build_worker_app(settings: Settings) -> WorkerApp:
             exit_at_once("interval flush failed", exc)
 
     app.timer(settings.flush_interval_s, name="sessionizer.interval_flush")(interval_flush)
+
+    async def write_states() -> None:
+        try:
+            await processor.write_states()
+        except Exception as exc:
+            exit_at_once("writing session states failed", exc)
+
+    write_tick = max(0.2, settings.worker_state_write_interval_s / 2)
+    app.timer(write_tick, name="sessionizer.state_writes")(write_states)
 
     async def unstick() -> None:
         async with lock:  # between micro-batches: the gate's offsets are settled
@@ -232,5 +242,6 @@ def build_worker_app(settings: Settings) -> WorkerApp:
             found,
         )
 
-    _ = (fold_sessions, interval_flush, unstick, stats_line, MetricsPage, on_revoked, on_recovered)
+    _ = (fold_sessions, interval_flush, write_states, unstick, stats_line, MetricsPage)
+    _ = (on_revoked, on_recovered)
     return worker

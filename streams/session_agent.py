@@ -1,18 +1,22 @@
 """The micro-batch agent: raw records in, DLQ records, snapshots and session states out.
 
 One call of :meth:`SessionBatchProcessor.process` handles one micro-batch from
-``stream.take_events``, in four steps:
+``stream.take_events``:
 
-1. validate every record and fold the accepted ones, in log order, into decoded session
-   states (a state is read from the table once, on its first event in the batch);
-2. send the DLQ records and the snapshots the fold emitted (flush-now, closings);
-3. wait for the broker to acknowledge them; only then
-4. write each touched session's state to the table once (one changelog record per session
-   per batch, not per event) and wait for those acknowledgements too.
+1. the delivery gate admits the records in offset order (:mod:`streams.delivery_gate`);
+2. every admitted record is validated, and the accepted ones are folded, in log order, into
+   decoded session states (a state is read from the table once, then stays cached);
+3. the DLQ records and the snapshots the fold emitted (flush-now, closings) are sent, and the
+   broker's acknowledgements awaited;
+4. each touched session's state is staged; every ``SESSIONIZER_WORKER_STATE_WRITE_INTERVAL_S``
+   all staged states are written to the table, one changelog record per session however many
+   of its events and batches came in between, and their acknowledgements awaited. Only then
+   does the gate let the offsets of the records folded into them be committed.
 
-When it returns, ``take_events`` acks the batch's events and a later commit may cover them:
-by then everything they caused is in Kafka. Snapshots are acknowledged before the state
-saying "sent" is written, so a crash can make a snapshot be sent twice, never lost.
+Snapshots are acknowledged before the state saying "sent" is written, so a crash can make a
+snapshot be sent twice, never lost; and no offset is committed before the state holding its
+record's effect is in the changelog, so a crash loses nothing (the records after the committed
+offset are folded again into the last written state).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from time import monotonic
 from typing import Any
 
 from ingest.accepted_event import Rejection
@@ -85,8 +90,12 @@ class SessionBatchProcessor:
         metrics: WorkerMetrics,
         lock: asyncio.Lock,
         gate: DeliveryGate | None = None,
+        state_write_interval_s: float = 0.0,
     ) -> None:
         self._gate = gate
+        self._write_interval_s = state_write_interval_s
+        self._last_write = monotonic()
+        self._unwritten_batches = 0
         self._sessions = sessions
         self._sender = sender
         self._to = destinations
@@ -99,12 +108,33 @@ class SessionBatchProcessor:
         async with self._lock:
             if self._gate is None:
                 await self._process(events)
-                return
-            admission = await self._gate.admit(events)
-            await self._gate.release(admission)
-            if admission.admitted:
-                await self._process(admission.admitted)
-            self._gate.mark_processed(admission)
+            else:
+                admission = await self._gate.admit(events)
+                await self._gate.release(admission)
+                if admission.admitted:
+                    await self._process(admission.admitted)
+            self._unwritten_batches += 1
+            if monotonic() - self._last_write >= self._write_interval_s:
+                await self._write_states()
+
+    async def write_states(self) -> int:
+        """Write the staged states now if the write interval has passed (a timer calls this)."""
+        async with self._lock:
+            if monotonic() - self._last_write < self._write_interval_s:
+                return 0
+            return await self._write_states()
+
+    async def _write_states(self) -> int:
+        """Write every staged state; then their records' offsets may be committed."""
+        self._last_write = monotonic()
+        if not self._unwritten_batches:
+            return 0
+        written = await self._sessions.write_staged()
+        self._unwritten_batches = 0
+        if self._gate is not None:
+            self._gate.mark_all_processed()
+        self._metrics.values.table_writes += written
+        return written
 
     async def _process(self, events: Sequence[Any]) -> None:
         sessions = self._sessions
@@ -150,12 +180,10 @@ class SessionBatchProcessor:
             await asyncio.gather(*acks)
         values.snapshots += len(snapshots)
 
-        writes = [sessions.put(key, stored, event) for key, (stored, event) in touched.items()]
-        await sessions.send(writes)
-        for key, (stored, _) in touched.items():
+        for key, (stored, event) in touched.items():
+            sessions.stage(key, stored, event)
             sessions.mark(key, stored)
         sessions.trim()
-        values.table_writes += len(writes)
         self._metrics.count_batch(len(events))
 
     async def _reject(

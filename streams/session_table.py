@@ -7,10 +7,14 @@ and write here runs with that variable set to the event the value belongs to, so
 state lives in the changelog partition equal to its raw-topic partition, whatever partitioner
 produced the raw topic.
 
-A write stores the value locally and returns the changelog record; :meth:`SessionTable.send`
-sends a batch's records with an explicit partition and waits for the broker's acknowledgement
-before the caller lets Faust ack the batch's events. Faust's own commit-time producer flush
-gives up on its send buffer after 0.1 s, so it is not relied on.
+States are written less often than they change: :meth:`SessionTable.stage` keeps a folded state
+in the cache and remembers it as unwritten; :meth:`SessionTable.write_staged` stores every
+unwritten state locally, sends one changelog record per session with an explicit partition and
+waits for the broker's acknowledgements. Only then may the offsets of the records folded into
+them be committed (the caller tells the delivery gate). Faust's own commit-time producer flush
+gives up on its send buffer after 0.1 s, so it is not relied on. Unwritten states are never
+evicted from the cache, and a revoked partition's unwritten states are dropped: their records
+are above the committed offset, so the partition's next owner folds them again.
 """
 
 from __future__ import annotations
@@ -67,7 +71,13 @@ class SessionTable:
         self._table = table
         self._cache: OrderedDict[bytes, StoredSession] = OrderedDict()
         self._cache_size = cache_size
+        self._unwritten: dict[bytes, Any] = {}  # key -> the session's latest raw record
         self.dirty: dict[bytes, int] = {}
+
+    @property
+    def unwritten(self) -> int:
+        """States changed since the last :meth:`write_staged`."""
+        return len(self._unwritten)
 
     @property
     def cached(self) -> int:
@@ -109,6 +119,21 @@ class SessionTable:
         self._cache.move_to_end(key)
         return ChangelogRecord(event.message.partition, key, value)
 
+    def stage(self, key: bytes, stored: StoredSession, event: Any) -> None:
+        """Keep the folded ``stored`` in the cache until :meth:`write_staged` writes it."""
+        self._cache[key] = stored
+        self._cache.move_to_end(key)
+        self._unwritten[key] = event
+
+    async def write_staged(self) -> int:
+        """Write every staged state to the table and its changelog; returns how many."""
+        if not self._unwritten:
+            return 0
+        records = [self.put(key, self._cache[key], event) for key, event in self._unwritten.items()]
+        await self.send(records)
+        self._unwritten.clear()
+        return len(records)
+
     async def send(self, records: Sequence[ChangelogRecord]) -> None:
         """Send ``records`` to the changelog and wait until the broker has them all.
 
@@ -140,11 +165,22 @@ class SessionTable:
     def trim(self) -> None:
         """Forget the least recently used states beyond the cache size (the table keeps them).
 
-        An evicted state equals its stored value, apart from a dirty flag the interval flush
-        may have cleared since: reloading it can only make a batch be sent once more.
+        Unwritten states stay. An evicted state equals its stored value, apart from a dirty
+        flag the interval flush may have cleared since: reloading it can only make a batch be
+        sent once more.
         """
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        excess = len(self._cache) - self._cache_size
+        if excess <= 0:
+            return
+        unwritten = self._unwritten
+        evict: list[bytes] = []
+        for key in self._cache:  # least recently used first
+            if len(evict) >= excess:
+                break
+            if key not in unwritten:
+                evict.append(key)
+        for key in evict:
+            del self._cache[key]
 
     def drop_partitions(self, partitions: Iterable[int]) -> int:
         """Forget every cached state and dirty key of ``partitions`` (they were revoked)."""
@@ -154,6 +190,8 @@ class SessionTable:
         keys = [key for key, stored in self._cache.items() if stored.partition in gone]
         for key in keys:
             del self._cache[key]
+        for key in [k for k, event in self._unwritten.items() if event.message.partition in gone]:
+            del self._unwritten[key]
         for key in [key for key, partition in self.dirty.items() if partition in gone]:
             del self.dirty[key]
         return len(keys)
