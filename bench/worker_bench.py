@@ -28,12 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from sessionizer.settings import Settings
-from tests.integration.worker_test_support import (
-    WorkerProcess,
-    generate_events,
-    produce,
-    scrape_metric,
-)
+from tests.integration.seeded_raw_events import generate_events, produce
+from tests.integration.worker_subprocess import WorkerProcess, scrape_metric
 
 PARTITIONS = 6
 

@@ -36,7 +36,7 @@ from sessionizer.devstack.postgres_stack import PostgresStack
 from sessionizer.settings import PROJECT_ROOT, Settings
 from streams.offline_fold import OfflineFold
 from tests.integration.ingest_test_support import ReadRecord, read_topic
-from tests.integration.worker_test_support import SESSIONIZER, WorkerProcess, free_port
+from tests.integration.worker_subprocess import SESSIONIZER, WorkerProcess, free_port
 
 VOLATILE_COLUMNS = ("id", "created_at", "updated_at")
 

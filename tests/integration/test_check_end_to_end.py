@@ -23,7 +23,7 @@ from sinks.migrations import migrate
 from tests.integration.conftest import MakeTopic, PgSchema
 from tests.integration.e2e_support import run_cli_env
 from tests.integration.ingest_test_support import read_topic
-from tests.integration.worker_test_support import WorkerProcess, wait_caught_up
+from tests.integration.worker_subprocess import WorkerProcess, wait_caught_up
 
 PARTITIONS = 3
 SEED = 17

@@ -57,7 +57,7 @@ from tests.integration.e2e_support import (
     worker_data_dir,
 )
 from tests.integration.ingest_test_support import read_topic
-from tests.integration.worker_test_support import WorkerProcess, scrape_metric
+from tests.integration.worker_subprocess import WorkerProcess, scrape_metric
 
 log = logging.getLogger(__name__)
 

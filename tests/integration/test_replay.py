@@ -29,7 +29,8 @@ from streams.pipeline_drain import wait_drained
 from tests.integration.conftest import MakeTopic, PgSchema
 from tests.integration.e2e_support import run_cli_env
 from tests.integration.ingest_test_support import read_topic
-from tests.integration.worker_test_support import WorkerProcess, free_port, latest_snapshots
+from tests.integration.session_stream_reference import latest_snapshots
+from tests.integration.worker_subprocess import WorkerProcess, free_port
 
 PARTITIONS = 3
 SEED = 23

@@ -12,16 +12,9 @@ import aiohttp
 from sessionizer.settings import Settings
 from tests.integration.conftest import MakeTopic
 from tests.integration.ingest_test_support import read_topic
-from tests.integration.worker_test_support import (
-    WorkerProcess,
-    bad_records,
-    fold_file_with_cli,
-    generate_events,
-    produce,
-    wait_caught_up,
-    wait_stream_equals,
-    write_jsonl,
-)
+from tests.integration.seeded_raw_events import bad_records, generate_events, produce, write_jsonl
+from tests.integration.session_stream_reference import fold_file_with_cli, wait_stream_equals
+from tests.integration.worker_subprocess import WorkerProcess, wait_caught_up
 
 PARTITIONS = 6
 HOUR_MS = 3_600_000

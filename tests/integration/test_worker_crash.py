@@ -12,18 +12,15 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from sessionizer.settings import Settings
 from tests.integration.conftest import MakeTopic
+from tests.integration.seeded_raw_events import generate_events, produce, write_jsonl
+from tests.integration.session_stream_reference import fold_file_with_cli, wait_stream_equals
 from tests.integration.test_worker import HOUR_MS, PARTITIONS, worker_settings
-from tests.integration.worker_test_support import (
+from tests.integration.worker_subprocess import (
     WorkerProcess,
-    fold_file_with_cli,
-    generate_events,
     group_lag,
-    produce,
     scrape_metric,
     wait_caught_up,
     wait_events_processed,
-    wait_stream_equals,
-    write_jsonl,
 )
 
 

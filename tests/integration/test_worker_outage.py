@@ -10,17 +10,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from sessionizer.settings import Settings
 from tests.integration.ingest_test_support import private_broker
+from tests.integration.seeded_raw_events import generate_events, produce, write_jsonl
+from tests.integration.session_stream_reference import fold_file_with_cli, wait_stream_equals
 from tests.integration.test_worker import HOUR_MS, PARTITIONS, worker_settings
-from tests.integration.worker_test_support import (
-    WorkerProcess,
-    fold_file_with_cli,
-    generate_events,
-    produce,
-    wait_caught_up,
-    wait_events_processed,
-    wait_stream_equals,
-    write_jsonl,
-)
+from tests.integration.worker_subprocess import WorkerProcess, wait_caught_up, wait_events_processed
 
 OUTAGE_S = 20.0
 
