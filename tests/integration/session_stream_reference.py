@@ -16,7 +16,6 @@ from typing import Any
 
 from sessionizer.settings import Settings
 from tests.integration.ingest_test_support import read_topic
-from tests.integration.seeded_raw_events import RawRecord
 from tests.integration.worker_subprocess import SESSIONIZER, WorkerProcess
 
 
@@ -72,15 +71,6 @@ async def wait_stream_equals(
         + "\n".join(details)
         + f"\n{tails}"
     )
-
-
-def offline_expected(records: Iterable[RawRecord], gap_ms: int) -> dict[tuple[str, int], Any]:
-    """The offline fold (``sessionizer fold``'s engine) of the records' values, file order."""
-    from streams.offline_fold import fold_lines
-    from streams.snapshot import encode_snapshot
-
-    result = fold_lines((r.value for r in records), gap_ms=gap_ms)
-    return latest_snapshots(encode_snapshot(s) for s in result.snapshots)
 
 
 def fold_file_with_cli(path: Path, gap_ms: int) -> dict[tuple[str, int], Any]:
