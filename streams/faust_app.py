@@ -39,6 +39,8 @@ TABLE_NAME = "sessions"
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
 LAG_TIMEOUT_S = 5.0
 STALL_CHECK_INTERVAL_S = 1.0
+MIB = 1024 * 1024
+ROCKSDB_WRITE_BUFFER_MIB = 4
 
 
 def exit_at_once(what: str, exc: BaseException) -> NoReturn:
@@ -59,6 +61,16 @@ def exit_at_once(what: str, exc: BaseException) -> NoReturn:
 def changelog_topic_name(settings: Settings) -> str:
     """The changelog topic Faust uses for the sessions table."""
     return f"{settings.worker_app_id}-{TABLE_NAME}-changelog"
+
+
+def rocksdb_options(settings: Settings) -> dict[str, int]:
+    """Bounded RocksDB memory per table partition (Faust's defaults let RSS grow for long)."""
+    return {
+        "write_buffer_size": ROCKSDB_WRITE_BUFFER_MIB * MIB,
+        "max_write_buffer_number": 2,
+        "block_cache_size": settings.worker_rocksdb_cache_mib * MIB,
+        "block_cache_compressed_size": settings.worker_rocksdb_cache_mib * MIB,
+    }
 
 
 def broker_urls(settings: Settings) -> list[str]:
@@ -124,6 +136,7 @@ def build_worker_app(settings: Settings) -> WorkerApp:
         value_type=bytes,
         partitions=settings.topic_partitions,
         help="Session states (streams.table_value), keyed by session_id.",
+        options=rocksdb_options(settings),
     )
     metrics = WorkerMetrics()
     lock = asyncio.Lock()
