@@ -59,10 +59,12 @@ def page_view(session_id: str, ts_ms: int) -> Record:
     return Record(session_id.encode(), json.dumps(event).encode(), ts_ms)
 
 
-async def start_worker(base: Settings, names: RunNames) -> tuple[Worker, Any]:
+async def start_worker(
+    base: Settings, names: RunNames, extra_env: dict[str, str]
+) -> tuple[Worker, Any]:
     await create_topic(base.kafka_bootstrap_servers, names.raw_topic, PARTITIONS)
     await create_schema(base.database_url, names.schema)
-    worker = Worker(base, names, partitions=PARTITIONS)
+    worker = Worker(base, names, partitions=PARTITIONS, extra_env=extra_env)
     worker.start()
     conn = await asyncpg.connect(base.database_url)
     warmup = page_view(f"warmup-{names.token}", int(time.time() * 1000))
@@ -93,7 +95,7 @@ async def per_session(args: argparse.Namespace) -> None:
     base = Settings()
     token = uuid.uuid4().hex[:8]
     names = RunNames(f"mem{token}", f"bench-mem-raw-mem{token}")
-    worker, conn = await start_worker(base, names)
+    worker, conn = await start_worker(base, names, worker_env(args))
     try:
         await asyncio.sleep(3)
         before_kib, _ = memory_kib(worker.pid)
@@ -135,7 +137,7 @@ async def steady(args: argparse.Namespace) -> None:
     total = int(args.rate * args.minutes * 60)
     say(f"simulating {total:,} events")
     records = simulate(total, 777)
-    worker, conn = await start_worker(base, names)
+    worker, conn = await start_worker(base, names, worker_env(args))
     samples: list[tuple[float, float]] = []
     try:
         producer = bench_producer(base.kafka_bootstrap_servers)
@@ -175,6 +177,11 @@ async def steady(args: argparse.Namespace) -> None:
           f"peak {peak / 1024:.0f} MiB; slope over the second half {slope:+.1f} MiB/min")
 
 
+def worker_env(args: argparse.Namespace) -> dict[str, str]:
+    """``--worker-env NAME=VALUE`` options (settings for an experiment; default: none)."""
+    return dict(item.split("=", 1) for item in args.worker_env)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     modes = parser.add_subparsers(dest="mode", required=True)
@@ -184,6 +191,10 @@ def main() -> int:
     two.add_argument("--minutes", type=float, default=10.0)
     two.add_argument("--rate", type=float, default=1000.0, help="events/s (default 1000)")
     two.add_argument("--every", type=float, default=10.0, help="seconds between samples")
+    for mode in (one, two):
+        mode.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
+                          help="extra environment of the worker, e.g. "
+                          "SESSIONIZER_WORKER_STATE_CACHE_SIZE=2000 (default none)")
     args = parser.parse_args()
     asyncio.run(per_session(args) if args.mode == "sessions" else steady(args))
     return 0
