@@ -10,18 +10,7 @@ import pytest
 
 from streams.offline_fold import fold_lines
 from streams.snapshot import encode_snapshot
-from tests.spec_examples import SPEC_EXAMPLES
-
-EXAMPLES = SPEC_EXAMPLES
-
-
-def _example_files() -> list[Path]:
-    if not EXAMPLES.is_dir():
-        raise RuntimeError(f"the spec examples folder is missing: {EXAMPLES}")
-    found = sorted(EXAMPLES.glob("*.events.jsonl"))
-    if not found:
-        raise RuntimeError(f"no *.events.jsonl in {EXAMPLES}")
-    return found
+from tests.spec_examples import example_event_files
 
 
 def _json_lines(path: Path) -> list[Any]:
@@ -29,13 +18,15 @@ def _json_lines(path: Path) -> list[Any]:
 
 
 def test_every_example_has_an_expected_file() -> None:
-    files = _example_files()
+    files = example_event_files()
     assert len(files) >= 9
     for events in files:
         assert events.with_name(events.name.replace(".events.", ".expected.")).is_file()
 
 
-@pytest.mark.parametrize("events_file", _example_files(), ids=lambda path: path.name.split(".")[0])
+@pytest.mark.parametrize(
+    "events_file", example_event_files(), ids=lambda path: path.name.split(".")[0]
+)
 def test_example(events_file: Path) -> None:
     expected_file = events_file.with_name(events_file.name.replace(".events.", ".expected."))
     expected = _json_lines(expected_file)
