@@ -82,6 +82,10 @@ class DeliveryGate:
             self._next[tp.partition] = expected
         return expected
 
+    def next_offset(self, partition: int) -> int | None:
+        """The next offset the fold must see in ``partition``, once known."""
+        return self._next.get(partition)
+
     def processed(self, partition: int) -> int | None:
         """The offset below which every record of ``partition`` is folded and acknowledged."""
         return self._processed.get(partition)
@@ -120,7 +124,7 @@ class DeliveryGate:
             if offset > expected:
                 gapped.add(partition)
                 result.held.append(event)
-                if self._should_seek(partition, expected):
+                if self.should_seek(partition, expected):
                     result.seeks[message.tp] = expected
                     log.warning(
                         "raw %s[%d]: got offset %d, expected %d: records were skipped by the "
@@ -164,9 +168,6 @@ class DeliveryGate:
 
     def should_seek(self, partition: int, offset: int) -> bool:
         """Whether to seek ``partition`` back to ``offset`` now (at most once a second)."""
-        return self._should_seek(partition, offset)
-
-    def _should_seek(self, partition: int, offset: int) -> bool:
         now = monotonic()
         last = self._last_seek.get(partition)
         count = 1

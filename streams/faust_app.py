@@ -211,7 +211,7 @@ def build_worker_app(settings: Settings) -> WorkerApp:
         lag: dict[int, int] = {}
         for tp in tps:
             end = highwaters.get(tp)
-            position = processor.next_offsets.get(tp.partition)
+            position = gate.next_offset(tp.partition)
             if position is None:
                 position = await app.consumer.position(tp)
             if end is not None and position is not None:

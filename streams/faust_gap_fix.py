@@ -19,8 +19,8 @@ records fetched earlier are still handed on after the seek, which moves the read
 the seek target, and the re-fetched records below it are then dropped without a trace: the
 end-to-end fault test lost events that way on a worker that kept its partitions. The read
 offset is therefore never remembered here: every fetched record reaches the stream, and
-:mod:`streams.delivery_gate` puts them in order (holding back, seeking back, skipping
-re-deliveries through the stored offsets).
+:mod:`streams.delivery_gate` puts them in order (holding back later records and seeking back,
+dropping re-deliveries of records already admitted).
 """
 
 from __future__ import annotations

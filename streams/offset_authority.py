@@ -77,6 +77,7 @@ class StallWatchdog:
         paused = set(consumer._paused_partitions)
         now = monotonic()
         seeks: dict[TP, int] = {}
+        positions: dict[TP, int] = {}
         for tp in consumer.assignment():
             if tp.topic != self._topic or tp in paused:
                 continue
@@ -87,15 +88,15 @@ class StallWatchdog:
             if position is None or position <= expected:
                 continue
             if self._gate.should_seek(tp.partition, expected):
-                seeks[tp] = expected
+                seeks[tp], positions[tp] = expected, position
         if seeks:
             for tp, offset in sorted(seeks.items()):
                 log.warning(
-                    "raw %s[%d]: fetched up to %s but the fold needs offset %d and no record "
+                    "raw %s[%d]: fetched up to %d but the fold needs offset %d and no record "
                     "came for %.0f s: seeking back to %d",
                     tp.topic,
                     tp.partition,
-                    await consumer.position(tp),
+                    positions[tp],
                     offset,
                     self._stall_after_s,
                     offset,

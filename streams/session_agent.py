@@ -89,7 +89,7 @@ class SessionBatchProcessor:
         destinations: Destinations,
         metrics: WorkerMetrics,
         lock: asyncio.Lock,
-        gate: DeliveryGate | None = None,
+        gate: DeliveryGate,
         state_write_interval_s: float = 0.0,
     ) -> None:
         self._gate = gate
@@ -101,18 +101,14 @@ class SessionBatchProcessor:
         self._to = destinations
         self._metrics = metrics
         self._lock = lock
-        self.next_offsets: dict[int, int] = {}  # raw partition -> next offset to process
 
     async def process(self, events: Sequence[Any]) -> None:
         """Handle one micro-batch (all effects acknowledged by Kafka when it returns)."""
         async with self._lock:
-            if self._gate is None:
-                await self._process(events)
-            else:
-                admission = await self._gate.admit(events)
-                await self._gate.release(admission)
-                if admission.admitted:
-                    await self._process(admission.admitted)
+            admission = await self._gate.admit(events)
+            await self._gate.release(admission)
+            if admission.admitted:
+                await self._process(admission.admitted)
             self._unwritten_batches += 1
             if monotonic() - self._last_write >= self._write_interval_s:
                 await self._write_states()
@@ -131,8 +127,7 @@ class SessionBatchProcessor:
             return 0
         written = await self._sessions.write_staged()
         self._unwritten_batches = 0
-        if self._gate is not None:
-            self._gate.mark_all_processed()
+        self._gate.mark_all_processed()
         self._metrics.values.table_writes += written
         return written
 
@@ -143,12 +138,9 @@ class SessionBatchProcessor:
         touched: dict[bytes, tuple[StoredSession, Any]] = {}
         snapshots: list[Snapshot] = []
         acks: list[Awaitable[Any]] = []
-        next_offsets = self.next_offsets
         for event in events:
             message = event.message
             partition, offset = message.partition, message.offset
-            if offset >= next_offsets.get(partition, 0):
-                next_offsets[partition] = offset + 1
             timestamp_ms = record_timestamp_ms(message)
             checked = validate_record(
                 message.value, key=message.key, check_key=True, record_timestamp_ms=timestamp_ms
@@ -208,7 +200,4 @@ class SessionBatchProcessor:
 
     def forget_partitions(self, partitions: set[int]) -> None:
         """Stop tracking the position of revoked partitions."""
-        for partition in partitions:
-            self.next_offsets.pop(partition, None)
-        if self._gate is not None:
-            self._gate.forget(partitions)
+        self._gate.forget(partitions)
