@@ -16,7 +16,6 @@ from streams.session_state import (
     EXACT_DECIMAL,
     FLUSH_EVERY_PATHS,
     PATHS_PER_BATCH,
-    RECENT_EVENT_IDS,
     BatchState,
     SessionState,
     new_session_state,
@@ -74,7 +73,7 @@ def apply_event(state: SessionState | None, event: AcceptedEvent, *, gap_ms: int
     if state is None:
         state = new_session_state(event.session_id)
     event_id = event.event_id
-    if event_id in state.recent_event_id_set:
+    if state.recent_event_ids.contains(event_id):
         return FoldOutcome(state, [], True)
 
     snapshots: list[Snapshot] = []
@@ -165,11 +164,7 @@ def apply_event(state: SessionState | None, event: AcceptedEvent, *, gap_ms: int
         batch.ended_at_ms = t
     batch.version += 1
     batch.dirty = True
-    recent = state.recent_event_ids
-    if len(recent) == RECENT_EVENT_IDS:
-        state.recent_event_id_set.discard(recent[0])  # append() below evicts it
-    recent.append(event_id)
-    state.recent_event_id_set.add(event_id)
+    state.recent_event_ids.remember(event_id)  # forgets the oldest beyond RECENT_EVENT_IDS
     state.last_arrival_ms = arrival
 
     # 7. Flush every FLUSH_EVERY_PATHS-th path.

@@ -12,8 +12,21 @@ from dataclasses import dataclass, field
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any
 
-RECENT_EVENT_IDS = 512
-"""How many accepted event ids a session remembers for duplicate detection."""
+from streams.recent_event_ids import RECENT_EVENT_IDS, RecentEventIds
+
+__all__ = [
+    "ERROR_EVENTS_KEPT",
+    "EXACT_DECIMAL",
+    "FLUSH_EVERY_PATHS",
+    "LLM_INTERACTIONS_KEPT",
+    "PATHS_PER_BATCH",
+    "RECENT_EVENT_IDS",
+    "ZERO",
+    "BatchState",
+    "RecentEventIds",
+    "SessionState",
+    "new_session_state",
+]
 
 ERROR_EVENTS_KEPT = 20
 """Detail cap of ``error_events`` (the last ones are kept)."""
@@ -64,8 +77,7 @@ class BatchState:
 class SessionState:
     """Everything the fold keeps for one session.
 
-    ``recent_event_ids`` (oldest first) and ``recent_event_id_set`` always hold the same ids:
-    the last :data:`RECENT_EVENT_IDS` accepted ones.
+    ``recent_event_ids`` holds the last :data:`RECENT_EVENT_IDS` accepted event ids.
     """
 
     session_id: str
@@ -76,8 +88,7 @@ class SessionState:
     feature_interactions: dict[str, int] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     user_id: str | None = None
-    recent_event_ids: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_EVENT_IDS))
-    recent_event_id_set: set[str] = field(default_factory=set)
+    recent_event_ids: RecentEventIds = field(default_factory=RecentEventIds)
     last_arrival_ms: int | None = None
 
 

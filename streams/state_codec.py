@@ -4,10 +4,16 @@ Compact JSON (UTF-8, ``surrogatepass`` so no string can make encoding fail). Exa
 ``Decimal`` (the cost total) travels as its string form, so it comes back with the same digits
 and exponent; other numbers are JSON integers or floats, which round-trip exactly.
 ``decode_state(encode_state(s))`` equals ``s``.
+
+Format 2 (written): the remembered event ids are one base64 string of
+:meth:`streams.recent_event_ids.RecentEventIds.to_bytes`. Format 1 (still read, so that a
+changelog written before the change keeps its state): the ids are a JSON list of strings,
+oldest first.
 """
 
 from __future__ import annotations
 
+import binascii
 import json
 from collections import deque
 from decimal import Decimal
@@ -15,13 +21,16 @@ from decimal import Decimal
 from streams.session_state import (
     ERROR_EVENTS_KEPT,
     LLM_INTERACTIONS_KEPT,
-    RECENT_EVENT_IDS,
     BatchState,
+    RecentEventIds,
     SessionState,
 )
 
-STATE_FORMAT = 1
-"""Bumped whenever the encoded layout changes; decode refuses other formats."""
+STATE_FORMAT = 2
+"""Bumped whenever the encoded layout changes; decode reads this one and the ones below."""
+
+READABLE_FORMATS = frozenset({1, STATE_FORMAT})
+"""Formats :func:`decode_state` reads: 1 (event ids as a list of strings) and the current one."""
 
 
 class StateDecodeError(ValueError):
@@ -37,7 +46,9 @@ def encode_state(state: SessionState) -> bytes:
         "seq": state.batch_seq,
         "uid": state.user_id,
         "arr": state.last_arrival_ms,
-        "ids": list(state.recent_event_ids),
+        "ids": binascii.b2a_base64(state.recent_event_ids.to_bytes(), newline=False).decode(
+            "ascii"
+        ),
         "int": state.interaction_summary,
         "goal": state.goal_events,
         "feat": state.feature_interactions,
@@ -66,7 +77,8 @@ def decode_state(data: bytes) -> SessionState:
     """The session state that :func:`encode_state` encoded."""
     try:
         document = json.loads(data.decode("utf-8", "surrogatepass"))
-        if document.get("f") != STATE_FORMAT:
+        state_format = document.get("f")
+        if type(state_format) is not int or state_format not in READABLE_FORMATS:
             raise StateDecodeError(f"unknown session state format {document.get('f')!r}")
         (
             started_at_ms,
@@ -97,6 +109,14 @@ def decode_state(data: bytes) -> SessionState:
             dirty=dirty,
         )
         ids = document["ids"]
+        if state_format == 1:
+            if type(ids) is not list or not all(type(i) is str for i in ids):
+                raise StateDecodeError("format 1 event ids are not a list of strings")
+            recent = RecentEventIds(ids)
+        else:
+            if type(ids) is not str:
+                raise StateDecodeError("event ids are not a base64 string")
+            recent = RecentEventIds.from_bytes(binascii.a2b_base64(ids, strict_mode=True))
         return SessionState(
             session_id=document["sid"],
             batch_seq=document["seq"],
@@ -106,8 +126,7 @@ def decode_state(data: bytes) -> SessionState:
             feature_interactions=document["feat"],
             metadata=document["meta"],
             user_id=document["uid"],
-            recent_event_ids=deque(ids, maxlen=RECENT_EVENT_IDS),
-            recent_event_id_set=set(ids),
+            recent_event_ids=recent,
             last_arrival_ms=document["arr"],
         )
     except StateDecodeError:

@@ -215,8 +215,8 @@ def test_state_roundtrips_and_folding_continues_identically(
     assert copy == state
     assert copy.batch.error_events.maxlen == state.batch.error_events.maxlen
     assert copy.batch.llm_interactions.maxlen == state.batch.llm_interactions.maxlen
-    assert copy.recent_event_ids.maxlen == state.recent_event_ids.maxlen
-    assert copy.recent_event_id_set == set(copy.recent_event_ids)
+    assert copy.recent_event_ids.capacity == state.recent_event_ids.capacity
+    assert copy.recent_event_ids.as_list() == state.recent_event_ids.as_list()
     assert encode_state(copy) == encode_state(state)
     rest = events[cut:] + events[: min(cut, 3)]  # the tail, then a few duplicates
     original_end, original_emitted = fold(rest, gap_ms=GAP, state=state)

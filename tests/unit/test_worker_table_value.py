@@ -23,14 +23,14 @@ def test_round_trip_keeps_state_and_position() -> None:
     state.batch_seq = 3
     state.batch.version = 7
     state.batch.dirty = True
-    state.recent_event_ids.append("0b7e3c1e-0000-4000-8000-000000000001")
-    state.recent_event_id_set.add("0b7e3c1e-0000-4000-8000-000000000001")
+    state.recent_event_ids.remember("0b7e3c1e-0000-4000-8000-000000000001")
     value = encode_stored(StoredSession(state, partition=4, offset=12_345_678_901))
 
     assert value[HEADER_SIZE:] == encode_state(state)
     back = decode_stored(value)
     assert (back.partition, back.offset) == (4, 12_345_678_901)
     assert encode_state(back.state) == encode_state(state)
+    assert back.state.recent_event_ids.as_list() == ["0b7e3c1e-0000-4000-8000-000000000001"]
 
 
 @pytest.mark.parametrize("dirty", [True, False])
