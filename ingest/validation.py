@@ -36,7 +36,7 @@ def _invalid(problems: list[tuple[str, str]]) -> Rejection:
 
 
 def validate_record(
-    value: bytes,
+    value: bytes | None,
     *,
     key: bytes | None = None,
     check_key: bool = False,

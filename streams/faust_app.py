@@ -1,7 +1,8 @@
 """The worker's Faust app, built from :class:`Settings`: topics, the sessions table, the agent.
 
-* the raw topic, read with raw key and value bytes by one agent in micro-batches
-  (:mod:`streams.session_agent`);
+* the raw topic: Faust's consumer is subscribed to it (group membership, assignment, commits),
+  but its records are read in bulk by the worker's own reader (:mod:`streams.raw_intake`) and
+  folded in micro-batches (:mod:`streams.session_agent`); the agent on it never gets a record;
 * the ``sessions`` table: session_id bytes -> stored session bytes
   (:mod:`streams.table_value`), a changelog topic ``<app id>-sessions-changelog`` that Faust
   creates compacted, with as many partitions as the raw topic (a session's state lives in
@@ -28,7 +29,8 @@ from streams.delivery_gate import DeliveryGate
 from streams.faust_gap_fix import disable_gap_filling
 from streams.faust_record_sender import FaustRecordSender
 from streams.interval_flush import IntervalFlusher
-from streams.offset_authority import StallWatchdog, install_commit_authority
+from streams.offset_authority import committed_start, install_commit_authority
+from streams.raw_intake import RawPartitionHandover, RawReader, run_intake
 from streams.session_agent import Destinations, SessionBatchProcessor
 from streams.session_table import SessionTable
 from streams.worker_metrics import WorkerMetrics
@@ -38,7 +40,6 @@ log = logging.getLogger(__name__)
 TABLE_NAME = "sessions"
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
 LAG_TIMEOUT_S = 5.0
-STALL_CHECK_INTERVAL_S = 1.0
 MIB = 1024 * 1024
 ROCKSDB_WRITE_BUFFER_MIB = 4
 
@@ -142,8 +143,8 @@ def build_worker_app(settings: Settings) -> WorkerApp:
     lock = asyncio.Lock()
     sessions = SessionTable(app, table, cache_size=settings.worker_state_cache_size)
     sender = FaustRecordSender(app)
-    gate = DeliveryGate(app)
-    watchdog = StallWatchdog(app, settings.raw_topic, gate)
+    gate = DeliveryGate(committed_start(app))
+    handover = RawPartitionHandover(settings.raw_topic)
     processor = SessionBatchProcessor(
         sessions=sessions,
         sender=sender,
@@ -165,17 +166,40 @@ def build_worker_app(settings: Settings) -> WorkerApp:
     def raw_partitions(tps: Any) -> set[int]:
         return {tp.partition for tp in tps if tp.topic == settings.raw_topic}
 
-    @app.agent(raw_topic, name="sessionizer.fold_sessions")
-    async def fold_sessions(stream: Any) -> None:
+    def take_over_raw_partitions() -> None:
+        handover.install(app.consumer)
         install_commit_authority(app.consumer, settings.raw_topic, gate)
-        batches = stream.take_events(
-            settings.worker_batch_size, within=settings.worker_batch_timeout_s
-        )
-        async for events in batches:
-            try:
-                await processor.process(events)
-            except Exception as exc:
-                exit_at_once("micro-batch failed", exc)
+
+    @app.agent(raw_topic, name="sessionizer.raw_subscription")
+    async def raw_subscription(stream: Any) -> None:
+        """Subscribes Faust's consumer to the raw topic; its raw partitions stay paused.
+
+        Runs when the agent starts, before the consumer joins the group: the hooks are in place
+        before Faust pauses or resumes any partition.
+        """
+        take_over_raw_partitions()
+        async for _event in stream:
+            log.error("Faust delivered a raw record itself; ignored (the raw reader reads it)")
+
+    async def fold_raw_batches() -> None:
+        take_over_raw_partitions()
+        try:
+            async with RawReader(settings) as reader:
+                await run_intake(
+                    reader,
+                    handover,
+                    gate,
+                    processor.process,
+                    lock=lock,
+                    batch_size=settings.worker_batch_size,
+                    batch_timeout_s=settings.worker_batch_timeout_s,
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            exit_at_once("micro-batch failed", exc)
+
+    app.task(fold_raw_batches)
 
     async def interval_flush() -> None:
         try:
@@ -193,15 +217,6 @@ def build_worker_app(settings: Settings) -> WorkerApp:
 
     write_tick = max(0.2, settings.worker_state_write_interval_s / 2)
     app.timer(write_tick, name="sessionizer.state_writes")(write_states)
-
-    async def unstick() -> None:
-        async with lock:  # between micro-batches: the gate's offsets are settled
-            try:
-                await watchdog.check()
-            except Exception as exc:  # a failed check is retried at the next tick
-                log.warning("could not check raw partitions for stalls: %r", exc)
-
-    app.timer(STALL_CHECK_INTERVAL_S, name="sessionizer.stall_watchdog")(unstick)
 
     async def measure_lag() -> dict[int, int]:
         tps = [tp for tp in app.consumer.assignment() if tp.topic == settings.raw_topic]
@@ -255,6 +270,6 @@ def build_worker_app(settings: Settings) -> WorkerApp:
             found,
         )
 
-    _ = (fold_sessions, interval_flush, write_states, unstick, stats_line, MetricsPage)
+    _ = (raw_subscription, interval_flush, write_states, stats_line, MetricsPage)
     _ = (on_revoked, on_recovered)
     return worker

@@ -1,4 +1,7 @@
-"""Stop Faust from counting raw-topic offsets it never delivered as processed, or dropping any.
+"""Stop Faust from counting offsets it never delivered as processed, or dropping any.
+
+The worker reads the raw topic with its own consumer (:mod:`streams.raw_intake`); Faust's
+consumer still reads the changelog (table restore), and the patch stays for it. Its history:
 
 faust-streaming 0.15.3 (``faust/transport/consumer.py``) records a "gap" whenever a fetched
 record's offset is more than one above the partition's read offset, and counts the gap's
@@ -18,9 +21,7 @@ offset", the offset of the last record it handed on. Around a rebalance (and aft
 records fetched earlier are still handed on after the seek, which moves the read offset past
 the seek target, and the re-fetched records below it are then dropped without a trace: the
 end-to-end fault test lost events that way on a worker that kept its partitions. The read
-offset is therefore never remembered here: every fetched record reaches the stream, and
-:mod:`streams.delivery_gate` puts them in order (holding back later records and seeking back,
-dropping re-deliveries of records already admitted).
+offset is therefore never remembered here: every fetched record reaches the stream.
 """
 
 from __future__ import annotations

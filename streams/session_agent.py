@@ -1,9 +1,10 @@
 """The micro-batch agent: raw records in, DLQ records, snapshots and session states out.
 
-One call of :meth:`SessionBatchProcessor.process` handles one micro-batch from
-``stream.take_events``:
+One call of :meth:`SessionBatchProcessor.process` handles one micro-batch of raw records read
+in bulk (:mod:`streams.raw_intake`):
 
-1. the delivery gate admits the records in offset order (:mod:`streams.delivery_gate`);
+1. records of partitions revoked since they were fetched are left out; the delivery gate admits
+   the others in offset order (:mod:`streams.delivery_gate`);
 2. every admitted record is validated, and the accepted ones are folded, in log order, into
    decoded session states (a state is read from the table once, then stays cached);
 3. the DLQ records and the snapshots the fold emitted (flush-now, closings) are sent, and the
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from time import monotonic
 from typing import Any
@@ -33,6 +34,7 @@ from ingest.dlq_headers import SourceCoordinates, dlq_headers
 from ingest.validation import validate_record
 from streams.delivery_gate import DeliveryGate
 from streams.faust_record_sender import FaustRecordSender
+from streams.raw_record import RawRecord
 from streams.session_fold import apply_event
 from streams.session_state import new_session_state
 from streams.session_table import SessionTable
@@ -41,16 +43,6 @@ from streams.table_value import StoredSession
 from streams.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
-
-TIMESTAMP_TYPE_NONE = -1
-
-
-def record_timestamp_ms(message: Any) -> int | None:
-    """The Kafka record timestamp in whole ms (Faust gives float seconds), or None."""
-    timestamp: float | None = message.timestamp
-    if timestamp is None or message.timestamp_type == TIMESTAMP_TYPE_NONE or timestamp < 0:
-        return None
-    return round(timestamp * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +85,7 @@ class SessionBatchProcessor:
         state_write_interval_s: float = 0.0,
     ) -> None:
         self._gate = gate
+        self._broken = False  # a batch was interrupted: its effects may be half done
         self._write_interval_s = state_write_interval_s
         self._last_write = monotonic()
         self._unwritten_batches = 0
@@ -102,13 +95,24 @@ class SessionBatchProcessor:
         self._metrics = metrics
         self._lock = lock
 
-    async def process(self, events: Sequence[Any]) -> None:
-        """Handle one micro-batch (all effects acknowledged by Kafka when it returns)."""
+    async def process(
+        self, records: Sequence[RawRecord], keep: Callable[[RawRecord], bool] | None = None
+    ) -> None:
+        """Handle one micro-batch (all effects acknowledged by Kafka when it returns).
+
+        ``keep`` is checked under the lock: records it refuses (their partition was revoked
+        since they were fetched) are not folded.
+        """
         async with self._lock:
-            admission = await self._gate.admit(events)
-            await self._gate.release(admission)
+            if self._broken:
+                raise RuntimeError("an earlier micro-batch did not finish: nothing more is folded")
+            if keep is not None:
+                records = [record for record in records if keep(record)]
+            self._broken = True  # until the batch's effects are all acknowledged
+            admission = await self._gate.admit(records)
             if admission.admitted:
                 await self._process(admission.admitted)
+            self._broken = False
             self._unwritten_batches += 1
             if monotonic() - self._last_write >= self._write_interval_s:
                 await self._write_states()
@@ -116,7 +120,7 @@ class SessionBatchProcessor:
     async def write_states(self) -> int:
         """Write the staged states now if the write interval has passed (a timer calls this)."""
         async with self._lock:
-            if monotonic() - self._last_write < self._write_interval_s:
+            if self._broken or monotonic() - self._last_write < self._write_interval_s:
                 return 0
             return await self._write_states()
 
@@ -131,29 +135,30 @@ class SessionBatchProcessor:
         self._metrics.values.table_writes += written
         return written
 
-    async def _process(self, events: Sequence[Any]) -> None:
+    async def _process(self, records: Sequence[RawRecord]) -> None:
         sessions = self._sessions
         values = self._metrics.values
         gap_ms = self._to.gap_ms
-        touched: dict[bytes, tuple[StoredSession, Any]] = {}
+        touched: dict[bytes, tuple[StoredSession, RawRecord]] = {}
         snapshots: list[Snapshot] = []
         acks: list[Awaitable[Any]] = []
-        for event in events:
-            message = event.message
-            partition, offset = message.partition, message.offset
-            timestamp_ms = record_timestamp_ms(message)
+        for record in records:
+            partition, offset = record.partition, record.offset
             checked = validate_record(
-                message.value, key=message.key, check_key=True, record_timestamp_ms=timestamp_ms
+                record.value,
+                key=record.key,
+                check_key=True,
+                record_timestamp_ms=record.timestamp_ms,
             )
             if isinstance(checked, Rejection):
-                acks.append(await self._reject(message, checked, timestamp_ms))
+                acks.append(await self._reject(record, checked))
                 continue
-            key: bytes = message.key  # equals session_id: key_mismatch was checked
+            key: bytes = record.key  # type: ignore[assignment]  # equals session_id: checked
             entry = touched.get(key)
-            stored = entry[0] if entry is not None else sessions.get(key, event)
+            stored = entry[0] if entry is not None else sessions.get(key, record)
             if stored is None:
                 stored = StoredSession(new_session_state(checked.session_id), partition)
-            touched[key] = (stored, event)
+            touched[key] = (stored, record)
             if stored.already_applied(partition, offset):
                 values.replayed += 1
                 continue
@@ -172,29 +177,29 @@ class SessionBatchProcessor:
             await asyncio.gather(*acks)
         values.snapshots += len(snapshots)
 
-        for key, (stored, event) in touched.items():
-            sessions.stage(key, stored, event)
+        for key, (stored, record) in touched.items():
+            sessions.stage(key, stored, record)
             sessions.mark(key, stored)
         sessions.trim()
-        self._metrics.count_batch(len(events))
+        self._metrics.count_batch(len(records))
 
-    async def _reject(
-        self, message: Any, rejection: Rejection, timestamp_ms: int | None
-    ) -> Awaitable[Any]:
+    async def _reject(self, record: RawRecord, rejection: Rejection) -> Awaitable[Any]:
         self._metrics.count_rejected(rejection.reason)
-        source = SourceCoordinates(message.topic, message.partition, message.offset, timestamp_ms)
+        source = SourceCoordinates(
+            record.topic, record.partition, record.offset, record.timestamp_ms
+        )
         log.debug(
             "rejected %s[%d]@%d: %s: %s",
-            message.topic,
-            message.partition,
-            message.offset,
+            record.topic,
+            record.partition,
+            record.offset,
             rejection.reason.value,
             rejection.message,
         )
         return await self._sender.send(
             self._to.dlq_topic,
-            key=message.key,
-            value=message.value,
+            key=record.key,
+            value=record.value,
             headers=dlq_headers(rejection, source),
         )
 
