@@ -31,7 +31,7 @@ from faust.types import TP
 
 from sessionizer.settings import Settings
 from streams.delivery_gate import DeliveryGate
-from streams.raw_record import RawRecord, from_consumer_record
+from streams.raw_record import RawRecord
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class RawReader:
         )
         records: list[RawRecord] = []
         for batch in batches.values():
-            records.extend(from_consumer_record(r) for r in batch)
+            records.extend(batch)
         return records
 
 

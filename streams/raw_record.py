@@ -1,52 +1,38 @@
-"""One raw-topic record as the worker's fold sees it (read in bulk, not through Faust).
+"""What the worker's fold reads of one raw-topic record (an aiokafka ``ConsumerRecord``).
 
-``message`` returns the record itself: Faust's table and RocksDB store read
-``current_event().message.partition`` to choose a key's partition, and the session table makes
-a raw record the current event for its reads and writes (:func:`streams.session_table.acting_for`).
+The raw reader (:mod:`streams.raw_intake`) hands aiokafka's records over as they are: no copy
+per record on the hot path. :class:`RawRecord` names the attributes the worker relies on.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol
 
 TIMESTAMP_NONE = -1
 
 
-class RawRecord:
-    """topic, partition, offset, Kafka timestamp (ms or None), key and value bytes."""
-
-    __slots__ = ("__weakref__", "key", "offset", "partition", "timestamp_ms", "topic", "value")
-
-    def __init__(
-        self,
-        topic: str,
-        partition: int,
-        offset: int,
-        timestamp_ms: int | None,
-        key: bytes | None,
-        value: bytes | None,
-    ) -> None:
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-        self.timestamp_ms = timestamp_ms
-        self.key = key
-        self.value = value
+class RawRecord(Protocol):
+    """topic, partition, offset, Kafka timestamp (ms) and its type, key and value bytes."""
 
     @property
-    def message(self) -> RawRecord:
-        """This record (what Faust reads from its current event)."""
-        return self
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def timestamp_type(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
 
-    def __repr__(self) -> str:
-        return f"RawRecord({self.topic}[{self.partition}]@{self.offset})"
 
-
-def from_consumer_record(record: Any) -> RawRecord:
-    """A :class:`RawRecord` of an aiokafka ``ConsumerRecord``."""
-    timestamp: int | None = record.timestamp
+def record_timestamp_ms(record: RawRecord) -> int | None:
+    """The record's Kafka timestamp in ms, or None when it has none."""
+    timestamp = record.timestamp
     if timestamp is None or record.timestamp_type == TIMESTAMP_NONE or timestamp < 0:
-        timestamp = None
-    return RawRecord(
-        record.topic, record.partition, record.offset, timestamp, record.key, record.value
-    )
+        return None
+    return timestamp

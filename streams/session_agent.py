@@ -34,7 +34,7 @@ from ingest.dlq_headers import SourceCoordinates, dlq_headers
 from ingest.validation import validate_record
 from streams.delivery_gate import DeliveryGate
 from streams.faust_record_sender import FaustRecordSender
-from streams.raw_record import RawRecord
+from streams.raw_record import RawRecord, record_timestamp_ms
 from streams.session_fold import apply_event
 from streams.session_state import new_session_state
 from streams.session_table import SessionTable
@@ -144,18 +144,16 @@ class SessionBatchProcessor:
         acks: list[Awaitable[Any]] = []
         for record in records:
             partition, offset = record.partition, record.offset
+            timestamp_ms = record_timestamp_ms(record)
             checked = validate_record(
-                record.value,
-                key=record.key,
-                check_key=True,
-                record_timestamp_ms=record.timestamp_ms,
+                record.value, key=record.key, check_key=True, record_timestamp_ms=timestamp_ms
             )
             if isinstance(checked, Rejection):
-                acks.append(await self._reject(record, checked))
+                acks.append(await self._reject(record, checked, timestamp_ms))
                 continue
             key: bytes = record.key  # type: ignore[assignment]  # equals session_id: checked
             entry = touched.get(key)
-            stored = entry[0] if entry is not None else sessions.get(key, record)
+            stored = entry[0] if entry is not None else sessions.get(key, partition)
             if stored is None:
                 stored = StoredSession(new_session_state(checked.session_id), partition)
             touched[key] = (stored, record)
@@ -178,16 +176,16 @@ class SessionBatchProcessor:
         values.snapshots += len(snapshots)
 
         for key, (stored, record) in touched.items():
-            sessions.stage(key, stored, record)
+            sessions.stage(key, stored, record.partition)
             sessions.mark(key, stored)
         sessions.trim()
         self._metrics.count_batch(len(records))
 
-    async def _reject(self, record: RawRecord, rejection: Rejection) -> Awaitable[Any]:
+    async def _reject(
+        self, record: RawRecord, rejection: Rejection, timestamp_ms: int | None
+    ) -> Awaitable[Any]:
         self._metrics.count_rejected(rejection.reason)
-        source = SourceCoordinates(
-            record.topic, record.partition, record.offset, record.timestamp_ms
-        )
+        source = SourceCoordinates(record.topic, record.partition, record.offset, timestamp_ms)
         log.debug(
             "rejected %s[%d]@%d: %s: %s",
             record.topic,

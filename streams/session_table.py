@@ -3,9 +3,9 @@
 Faust decides a table write's changelog partition (and, with RocksDB, the local partition
 database) from the *current event*, a context variable that its per-event iteration sets and
 that a micro-batch does not (see /work/shared/notes/faust-tables-and-batching.md). Every read
-and write here runs with that variable set to the event the value belongs to, so a session's
-state lives in the changelog partition equal to its raw-topic partition, whatever partitioner
-produced the raw topic.
+and write here runs with that variable set to a stand-in event of the session's raw-topic
+partition (:class:`PartitionEvent`), so a session's state lives in the changelog partition
+equal to its raw-topic partition, whatever partitioner produced the raw topic.
 
 States are written less often than they change: :meth:`SessionTable.stage` keeps a folded state
 in the cache and remembers it as unwritten; :meth:`SessionTable.write_staged` stores every
@@ -49,10 +49,30 @@ class ChangelogRecord(NamedTuple):
     value: bytes
 
 
+class PartitionEvent:
+    """All Faust's table reads of its current event here: ``event.message.partition``."""
+
+    __slots__ = ("__weakref__", "partition")
+
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+
+    @property
+    def message(self) -> PartitionEvent:
+        return self
+
+
+_PARTITION_EVENTS: dict[int, PartitionEvent] = {}
+
+
 @contextmanager
-def acting_for(event: Any) -> Iterator[None]:
-    """Make ``event`` Faust's current event while the block runs (table partition choice)."""
-    token = _current_event.set(weakref.ref(event))
+def acting_for(partition: int) -> Iterator[None]:
+    """Make raw ``partition`` Faust's current event's partition while the block runs."""
+    event = _PARTITION_EVENTS.get(partition)
+    if event is None:
+        event = _PARTITION_EVENTS[partition] = PartitionEvent(partition)
+    stand_in: Any = event  # Faust types it as an EventT; only .message.partition is read
+    token = _current_event.set(weakref.ref(stand_in))
     try:
         yield
     finally:
@@ -71,7 +91,7 @@ class SessionTable:
         self._table = table
         self._cache: OrderedDict[bytes, StoredSession] = OrderedDict()
         self._cache_size = cache_size
-        self._unwritten: dict[bytes, Any] = {}  # key -> the session's latest raw record
+        self._unwritten: dict[bytes, int] = {}  # key -> the session's raw partition
         self.dirty: dict[bytes, int] = {}
 
     @property
@@ -83,13 +103,13 @@ class SessionTable:
     def cached(self) -> int:
         return len(self._cache)
 
-    def get(self, key: bytes, event: Any) -> StoredSession | None:
-        """The session of ``key`` (whose record is ``event``), from the cache or the table."""
+    def get(self, key: bytes, partition: int) -> StoredSession | None:
+        """The session of ``key`` (of raw ``partition``), from the cache or the table."""
         stored = self._cache.get(key)
         if stored is not None:
             self._cache.move_to_end(key)
             return stored
-        with acting_for(event):
+        with acting_for(partition):
             value = self._table.data.get(key)
         return self._remember(key, value)
 
@@ -107,29 +127,30 @@ class SessionTable:
         self._cache[key] = stored
         return stored
 
-    def put(self, key: bytes, stored: StoredSession, event: Any) -> ChangelogRecord:
+    def put(self, key: bytes, stored: StoredSession, partition: int) -> ChangelogRecord:
         """Store ``stored`` locally; returns the changelog record to send (:meth:`send`).
 
-        The partition is the partition of ``event`` (a raw record of the session).
+        ``partition`` is the session's raw-topic partition.
         """
         value = encode_stored(stored)
-        with acting_for(event):
+        with acting_for(partition):
             self._table.data[key] = value
         self._cache[key] = stored
         self._cache.move_to_end(key)
-        return ChangelogRecord(event.message.partition, key, value)
+        return ChangelogRecord(partition, key, value)
 
-    def stage(self, key: bytes, stored: StoredSession, event: Any) -> None:
+    def stage(self, key: bytes, stored: StoredSession, partition: int) -> None:
         """Keep the folded ``stored`` in the cache until :meth:`write_staged` writes it."""
         self._cache[key] = stored
         self._cache.move_to_end(key)
-        self._unwritten[key] = event
+        self._unwritten[key] = partition
 
     async def write_staged(self) -> int:
         """Write every staged state to the table and its changelog; returns how many."""
         if not self._unwritten:
             return 0
-        records = [self.put(key, self._cache[key], event) for key, event in self._unwritten.items()]
+        cache = self._cache
+        records = [self.put(key, cache[key], part) for key, part in self._unwritten.items()]
         await self.send(records)
         self._unwritten.clear()
         return len(records)
@@ -190,7 +211,7 @@ class SessionTable:
         keys = [key for key, stored in self._cache.items() if stored.partition in gone]
         for key in keys:
             del self._cache[key]
-        for key in [k for k, event in self._unwritten.items() if event.message.partition in gone]:
+        for key in [k for k, partition in self._unwritten.items() if partition in gone]:
             del self._unwritten[key]
         for key in [key for key, partition in self.dirty.items() if partition in gone]:
             del self.dirty[key]

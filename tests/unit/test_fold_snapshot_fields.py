@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest.accepted_event import AcceptedEvent
-from streams.snapshot import SNAPSHOT_KEYS, batch_id, encode_snapshot, format_ms, make_snapshot
+from streams.snapshot import (
+    BATCH_ID_NAMESPACE,
+    SNAPSHOT_KEYS,
+    batch_id,
+    encode_snapshot,
+    format_ms,
+    make_snapshot,
+)
 from tests.unit.distinct_page_views import paths
 from tests.unit.fold_events import GAP_MS, SESSION, event, fold, page
 
@@ -44,6 +54,17 @@ def test_batch_id_matches_the_spec_examples() -> None:
     assert batch_id("s-basic", 0) == "c90aa597-9bd9-57c3-8a61-ded63d67d674"
     assert batch_id("s-rotate", 1) == "cc00ac99-2fff-5046-be5e-5a221e98afdc"
     assert batch_id("s-rotate", 2) == "faaaa630-ca0f-50d5-9abb-d25bd8d740a8"
+
+
+@given(
+    st.text(min_size=1, max_size=128).filter(
+        lambda s: s.encode("utf-8", "surrogatepass") == s.encode("utf-8", "ignore")
+    ),
+    st.integers(0, 2**31 - 1),
+)
+def test_batch_id_is_the_uuid5_of_session_and_seq(session_id: str, batch_seq: int) -> None:
+    expected = str(uuid.uuid5(BATCH_ID_NAMESPACE, f"{session_id}:{batch_seq}"))
+    assert batch_id(session_id, batch_seq) == expected
 
 
 def test_snapshot_has_exactly_the_spec_keys() -> None:

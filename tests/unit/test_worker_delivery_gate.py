@@ -60,8 +60,19 @@ class AppStandIn:
     consumer: ConsumerStandIn = field(default_factory=ConsumerStandIn)
 
 
+@dataclass
+class Record:  # the attributes of an aiokafka ConsumerRecord the worker reads
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int = 0
+    timestamp_type: int = 0
+    key: bytes | None = b"k"
+    value: bytes | None = b"v"
+
+
 def records(partition: int, *offsets: int) -> list[RawRecord]:
-    return [RawRecord(TOPIC, partition, offset, None, b"k", b"v") for offset in offsets]
+    return [Record(TOPIC, partition, offset) for offset in offsets]
 
 
 def offsets_of(batch: list[RawRecord]) -> list[int]:

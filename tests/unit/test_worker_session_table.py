@@ -20,17 +20,6 @@ from streams.table_value import StoredSession, decode_stored
 CHANGELOG = "app-sessions-changelog"
 
 
-@dataclass
-class Message:
-    partition: int
-    offset: int
-
-
-@dataclass
-class Event:
-    message: Message
-
-
 class Data(dict[bytes, bytes]):
     def __init__(self) -> None:
         super().__init__()
@@ -72,15 +61,11 @@ def stored(key: bytes, partition: int, offset: int) -> StoredSession:
     return StoredSession(new_session_state(key.decode()), partition, offset)
 
 
-def event(partition: int, offset: int) -> Event:
-    return Event(Message(partition, offset))
-
-
 async def test_staged_states_are_written_once_each_and_never_evicted_before() -> None:
     app, table = AppStandIn(), TableStandIn()
     sessions = SessionTable(app, table, cache_size=2)
     for offset, key in enumerate([b"a", b"b", b"a", b"c", b"a"]):
-        sessions.stage(key, stored(key, 0, offset), event(0, offset))
+        sessions.stage(key, stored(key, 0, offset), 0)
     sessions.trim()
     assert sessions.cached == 3 and sessions.unwritten == 3  # over the size: all unwritten
     assert table.data == {}
@@ -99,8 +84,8 @@ async def test_staged_states_are_written_once_each_and_never_evicted_before() ->
 async def test_revoked_partitions_lose_their_unwritten_states() -> None:
     app, table = AppStandIn(), TableStandIn()
     sessions = SessionTable(app, table, cache_size=10)
-    sessions.stage(b"p0", stored(b"p0", 0, 1), event(0, 1))
-    sessions.stage(b"p1", stored(b"p1", 1, 1), event(1, 1))
+    sessions.stage(b"p0", stored(b"p0", 0, 1), 0)
+    sessions.stage(b"p1", stored(b"p1", 1, 1), 1)
     assert sessions.drop_partitions({1}) == 1
     assert sessions.unwritten == 1
     assert await sessions.write_staged() == 1
