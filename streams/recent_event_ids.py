@@ -56,6 +56,12 @@ def uuid_text(value: bytes) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def _checked_capacity(capacity: int) -> int:
+    if not 0 < capacity <= 0xFFFF:  # to_bytes writes the count in 2 bytes
+        raise ValueError(f"capacity must be 1..65535, not {capacity}")
+    return capacity
+
+
 class RecentEventIds:
     """The last ``capacity`` remembered event ids, oldest first; compared in lower case.
 
@@ -66,9 +72,7 @@ class RecentEventIds:
     __slots__ = ("_buf", "_capacity", "_head", "_odd")
 
     def __init__(self, ids: Iterable[str] = (), *, capacity: int = RECENT_EVENT_IDS) -> None:
-        if not 0 < capacity <= 0xFFFF:
-            raise ValueError(f"capacity must be 1..65535, not {capacity}")
-        self._capacity = capacity
+        self._capacity = _checked_capacity(capacity)
         self._buf = bytearray()  # slots; once full, _head is the oldest slot
         self._head = 0
         self._odd: dict[int, str] | None = None  # slot -> lower-case text of a non-UUID id
@@ -119,11 +123,13 @@ class RecentEventIds:
         else:
             buf += key
 
-    def _ordered(self) -> bytes:
-        """The slots oldest first."""
+    def _ordered(self, prefix: bytes = b"") -> bytes:
+        """``prefix``, then the slots oldest first."""
         buf = self._buf
         start = self._head * ID_SIZE
-        return bytes(buf) if start == 0 else bytes(buf[start:] + buf[:start])
+        if start == 0:
+            return prefix + buf
+        return b"".join((prefix, memoryview(buf)[start:], memoryview(buf)[:start]))
 
     def _odd_by_position(self) -> dict[int, str]:
         """The non-UUID ids by logical position (0 = oldest)."""
@@ -149,7 +155,10 @@ class RecentEventIds:
     def to_bytes(self) -> bytes:
         """Compact form: id count (2 bytes), the 16-byte ids oldest first, then any non-UUID
         id as (position, length, UTF-8 text)."""
-        parts = [_COUNT.pack(len(self)), self._ordered()]
+        packed = self._ordered(_COUNT.pack(len(self)))
+        if self._odd is None:
+            return packed
+        parts = [packed]
         for position, text in sorted(self._odd_by_position().items()):
             encoded = text.encode("utf-8", "surrogatepass")
             parts.append(_ODD_ENTRY.pack(position, len(encoded)))
@@ -162,10 +171,18 @@ class RecentEventIds:
 
         More ids than ``capacity``: the newest ``capacity`` ones are kept.
         """
+        _checked_capacity(capacity)
         if len(data) < _COUNT.size:
             raise ValueError("recent event ids: no count")
         (count,) = _COUNT.unpack_from(data)
         end = _COUNT.size + count * ID_SIZE
+        if len(data) == end and count <= capacity:  # the common case: only UUIDs
+            result = cls.__new__(cls)
+            result._capacity = capacity
+            result._buf = bytearray(memoryview(data)[_COUNT.size :])
+            result._head = 0
+            result._odd = None
+            return result
         if len(data) < end:
             raise ValueError(f"recent event ids: {count} ids announced, fewer present")
         odd: dict[int, str] = {}

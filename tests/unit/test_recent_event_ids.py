@@ -212,3 +212,11 @@ def test_behaves_like_a_bounded_deque_of_lower_case_text(
     back = RecentEventIds.from_bytes(recent.to_bytes(), capacity=capacity)
     assert back == recent and back.as_list() == list(model)
     assert back == RecentEventIds(model, capacity=capacity)
+
+
+@pytest.mark.parametrize("capacity", [0, -1, 65_536])
+def test_capacity_must_fit_the_count_field(capacity: int) -> None:
+    with pytest.raises(ValueError):
+        RecentEventIds(capacity=capacity)
+    with pytest.raises(ValueError):
+        RecentEventIds.from_bytes(b"\x00\x00", capacity=capacity)
