@@ -7,7 +7,7 @@ Pre-loads N simulated events (cached under .dev/bench/) into a fresh raw topic, 
 
 * ceiling: one plain aiokafka consumer (getmany, no decoding) reads the whole topic;
 * ceiling with decoding: the same plus ``validate_record`` (JSON decoding and validation);
-* pipeline: ``sessionizer worker`` (fold, session stream, in-process sink, RocksDB store,
+* pipeline: ``sessionizer worker`` (fold, session stream, sink in its child process, RocksDB store,
   default settings but the names) from offset 0 until every event is folded and the table
   equals the offline fold (row count and sum of versions); events/s, worker CPU s per million
   events, peak RSS (VmHWM), Postgres rows written per event (n_tup_ins + n_tup_upd),

@@ -60,21 +60,58 @@ def free_port() -> int:
         return port
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), from /proc/<pid>/stat."""
+def _stat_fields(pid: int) -> list[str]:
     text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return text[text.rindex(")") + 2 :].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (the worker and its sink process)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int(_stat_fields(int(entry.name))[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its live children (all threads), from /proc."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            fields = _stat_fields(member)
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
 
 
 def memory_kib(pid: int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) of a process in KiB: resident memory now, and its peak."""
+    """(VmRSS, VmHWM) in KiB of a process and its live children: resident now, and peak.
+
+    The peak is the sum of each process's own peak (an upper bound of the tree's peak).
+    """
     rss = hwm = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1])
-        elif line.startswith("VmHWM:"):
-            hwm = int(line.split()[1])
+    for member in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith("VmRSS:"):
+                rss += int(line.split()[1])
+            elif line.startswith("VmHWM:"):
+                hwm += int(line.split()[1])
     return rss, hwm
 
 
@@ -82,14 +119,14 @@ def start_profiler(pid: int, output: Path) -> subprocess.Popen[bytes]:
     """py-spy recording ``pid`` as collapsed stacks (stop it with SIGINT to write them)."""
     spy = shutil.which("py-spy") or str(PROJECT_ROOT / ".venv" / "bin" / "py-spy")
     return subprocess.Popen(
-        [spy, "record", "--format", "raw", "--rate", "200", "--nonblocking",
+        [spy, "record", "--format", "raw", "--rate", "200", "--nonblocking", "--subprocesses",
          "--output", str(output), "--pid", str(pid)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
 
 class Worker:
-    """``sessionizer worker`` (fold, session stream, in-process sink) for one run."""
+    """``sessionizer worker`` (fold, session stream, its sink process) for one run."""
 
     def __init__(self, base: Settings, names: RunNames, *, partitions: int,
                  extra_env: dict[str, str] | None = None) -> None:

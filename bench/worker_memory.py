@@ -4,7 +4,7 @@
     .venv/bin/python bench/worker_memory.py steady [--minutes 10] [--rate 1000] [--every 10]
 
 ``sessions``: one ``sessionizer worker`` (default settings but the names, RocksDB store,
-in-process sink); after a warm-up event its resident memory (VmRSS) is read, then one
+sink process); after a warm-up event its resident memory (VmRSS) is read, then one
 ``page_view`` of each of N new sessions is produced. VmRSS is read again once all N are folded
 (before the interval flush), and once the interval flush sent their snapshots and the sink
 wrote them; memory per open session = the growth / N.

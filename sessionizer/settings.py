@@ -91,7 +91,7 @@ class Settings(BaseSettings):
         default=0.5, gt=0, description="Max wait to fill a micro-batch (s)."
     )
     worker_run_sink: bool = Field(
-        default=True, description="Run the Postgres sink inside the worker."
+        default=True, description="Run the Postgres sink in a child process of the worker."
     )
     stats_interval_s: float = Field(
         default=10.0, gt=0, description="Interval of the worker's INFO stats line (s)."

@@ -1,4 +1,4 @@
-"""Running the worker: topic checks, the in-process sink service, the Faust worker loop."""
+"""Running the worker: topic checks, the sink process service, the Faust worker loop."""
 
 from __future__ import annotations
 
@@ -13,12 +13,10 @@ from mode import Service
 from ingest.kafka_topics import ensure_topics
 from sessionizer.errors import ConfigError, SessionizerError, TransientError
 from sessionizer.settings import Settings
-from sinks.session_stream_sink import run_sink
+from sinks.sink_process import SinkProcess
 from streams.faust_app import build_worker_app, changelog_topic_name
 
 log = logging.getLogger(__name__)
-
-SINK_STOP_TIMEOUT_S = 30.0
 
 
 async def check_topics(settings: Settings) -> None:
@@ -53,33 +51,25 @@ async def check_topics(settings: Settings) -> None:
 
 
 class SinkService(Service):
-    """The Postgres sink (:func:`sinks.session_stream_sink.run_sink`) inside the worker."""
+    """The Postgres sink in a child process of the worker (:mod:`sinks.sink_process`)."""
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         self._settings = settings
-        self._stop_sink = asyncio.Event()
-        self._sink_task: asyncio.Task[None] | None = None
+        self._sink = SinkProcess(settings)
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
-        self._sink_task = asyncio.ensure_future(self._run())
+        await self._sink.__aenter__()
+        self.add_future(self._watch())
 
-    async def _run(self) -> None:
-        try:
-            await run_sink(self._settings, self._stop_sink)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.critical("the in-process sink failed: %r", exc, exc_info=True)
-            await self.crash(exc)
+    async def _watch(self) -> None:
+        code = await self._sink.wait()
+        if not self._sink.stopping:
+            log.critical("the sink process ended (exit code %s): stopping the worker", code)
+            await self.crash(RuntimeError(f"the sink process ended with exit code {code}"))
 
     async def on_stop(self) -> None:
-        self._stop_sink.set()
-        if self._sink_task is not None:
-            try:
-                await asyncio.wait_for(self._sink_task, SINK_STOP_TIMEOUT_S)
-            except (TimeoutError, asyncio.CancelledError):
-                log.warning("the in-process sink did not stop in time")
+        await self._sink.__aexit__(None, None, None)
 
 
 def run_worker(settings: Settings) -> int:
@@ -115,7 +105,7 @@ def run_worker(settings: Settings) -> int:
         settings.worker_batch_timeout_s,
         settings.flush_interval_s,
         settings.worker_web_port,
-        "in-process" if settings.worker_run_sink else "off",
+        "child process" if settings.worker_run_sink else "off",
     )
     try:
         worker.execute_from_commandline()

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "SESSIONIZER_SINK_BATCH_AGE_S seconds, keeping the highest version per batch; "
             "offsets are committed only after Postgres has committed. While Postgres is down "
             "it retries with backoff; rows Postgres rejects go to the DLQ topic. "
-            "`sessionizer worker` runs the same sink in-process by default."
+            "`sessionizer worker` runs the same sink in a child process by default."
         ),
     )
     parser.set_defaults(handler=run)

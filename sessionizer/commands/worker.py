@@ -22,7 +22,7 @@ SESSIONIZER_WORKER_DATA_DIR and SESSIONIZER_WORKER_WEB_PORT).
 
 State store: SESSIONIZER_WORKER_STORE, rocksdb:// (default; local files under
 SESSIONIZER_WORKER_DATA_DIR, restored from the changelog when missing) or memory://.
-The Postgres sink runs in-process unless SESSIONIZER_WORKER_RUN_SINK=false.
+The Postgres sink runs in a child process of the worker unless SESSIONIZER_WORKER_RUN_SINK=false.
 An INFO stats line is logged every SESSIONIZER_STATS_INTERVAL_S; GET /metrics on the web port
 serves the same figures for Prometheus. Stops cleanly on SIGINT/SIGTERM.
 
