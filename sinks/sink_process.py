@@ -89,11 +89,12 @@ class SinkProcess:
             return None
         ended = asyncio.Event()
         loop = asyncio.get_running_loop()
-        loop.add_reader(process.sentinel, ended.set)  # readable once the child is gone
+        sentinel = process.sentinel  # readable once the child is gone
+        loop.add_reader(sentinel, ended.set)
         try:
             await ended.wait()
         finally:
-            loop.remove_reader(process.sentinel)
+            loop.remove_reader(sentinel)
         process.join(1.0)
         return process.exitcode
 
@@ -115,5 +116,3 @@ class SinkProcess:
                 process.kill()
                 await loop.run_in_executor(None, process.join, 5.0)
         log.info("sink process ended (exit code %s)", process.exitcode)
-        if not process.is_alive():
-            process.close()
