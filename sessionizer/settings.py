@@ -97,13 +97,13 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Interval of the worker's INFO stats line (s)."
     )
     worker_state_cache_size: int = Field(
-        default=20_000, ge=1, description="Decoded session states the worker keeps in memory."
+        default=5_000, ge=1, description="Decoded session states the worker keeps in memory."
     )
     worker_rocksdb_cache_mib: int = Field(
-        default=16,
+        default=4,
         ge=1,
         description="RocksDB block cache per table partition (MiB); write buffers are "
-        "2 x 4 MiB per partition (Faust's defaults are 2 GiB and 3 x 64 MiB).",
+        "2 x 1 MiB per partition (Faust's defaults are 2 GiB and 3 x 64 MiB).",
     )
     worker_web_bind: str = Field(
         default="127.0.0.1", description="Address the worker's web server (/metrics) binds to."

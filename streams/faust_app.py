@@ -41,7 +41,7 @@ TABLE_NAME = "sessions"
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
 LAG_TIMEOUT_S = 5.0
 MIB = 1024 * 1024
-ROCKSDB_WRITE_BUFFER_MIB = 4
+ROCKSDB_WRITE_BUFFER_MIB = 1
 
 
 def exit_at_once(what: str, exc: BaseException) -> NoReturn:
