@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     )
     worker_web_port: int = Field(default=6066, ge=0, le=65535, description="Worker web port.")
     worker_batch_size: int = Field(
-        default=2000, ge=1, description="Max raw events per micro-batch."
+        default=5000, ge=1, description="Max raw events per micro-batch."
     )
     worker_state_write_interval_s: float = Field(
         default=5.0,
