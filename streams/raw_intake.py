@@ -156,24 +156,21 @@ class RawReader:
             log.info("raw reader now reads %s[%s]", self._topic, ",".join(map(str, sorted(ready))))
         self.epochs = dict(ready)
 
-    async def fetch(self, timeout_s: float, max_records: int) -> list[RawRecord]:
-        """Up to ``max_records`` records, in offset order per partition."""
+    async def fetch(self, timeout_s: float, max_records: int) -> dict[int, list[RawRecord]]:
+        """Up to ``max_records`` records: partition -> its records in offset order."""
         if not self.epochs:
-            return []
+            return {}
         batches = await self._consumer.getmany(
             timeout_ms=int(timeout_s * 1000), max_records=max_records
         )
-        records: list[RawRecord] = []
-        for batch in batches.values():
-            records.extend(batch)
-        return records
+        return {tp.partition: records for tp, records in batches.items() if records}
 
 
 async def run_intake(
     reader: RawReader,
     handover: RawPartitionHandover,
     gate: DeliveryGate,
-    process: Callable[[list[RawRecord], Callable[[RawRecord], bool]], Awaitable[None]],
+    process: Callable[[dict[int, list[RawRecord]], Callable[[int], bool]], Awaitable[None]],
     *,
     lock: asyncio.Lock,
     batch_size: int,
@@ -181,8 +178,9 @@ async def run_intake(
 ) -> None:
     """Fetch and fold raw batches for ever (cancel to stop).
 
-    ``process`` gets each batch and a predicate it must apply under ``lock`` before folding: a
-    record is folded only if its partition is still ready with the epoch it was fetched under.
+    ``process`` gets each batch (partition -> records) and a predicate of partitions it must
+    apply under ``lock`` before folding: a partition's records are folded only if it is still
+    ready with the epoch they were fetched under.
     """
     while True:
         ready = handover.ready()
@@ -196,17 +194,17 @@ async def run_intake(
             continue
         epochs = reader.epochs
         try:
-            records = await reader.fetch(batch_timeout_s, batch_size)
+            batches = await reader.fetch(batch_timeout_s, batch_size)
         except KafkaError as exc:  # the reader goes on from the gate's offsets after a pause
             log.warning("reading the raw topic failed, retrying in %.0f s: %r", FETCH_RETRY_S, exc)
             reader.epochs = {}
             await asyncio.sleep(FETCH_RETRY_S)
             continue
-        if not records:
+        if not batches:
             continue
 
-        def current(record: RawRecord, epochs: dict[int, int] = epochs) -> bool:
-            epoch = epochs.get(record.partition)
-            return epoch is not None and handover.is_current(record.partition, epoch)
+        def current(partition: int, epochs: dict[int, int] = epochs) -> bool:
+            epoch = epochs.get(partition)
+            return epoch is not None and handover.is_current(partition, epoch)
 
-        await process(records, current)
+        await process(batches, current)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from time import monotonic
 from typing import Any
@@ -96,20 +96,22 @@ class SessionBatchProcessor:
         self._lock = lock
 
     async def process(
-        self, records: Sequence[RawRecord], keep: Callable[[RawRecord], bool] | None = None
+        self,
+        batches: Mapping[int, Sequence[RawRecord]],
+        keep: Callable[[int], bool] | None = None,
     ) -> None:
-        """Handle one micro-batch (all effects acknowledged by Kafka when it returns).
+        """Handle one micro-batch, partition -> records (all effects acknowledged on return).
 
-        ``keep`` is checked under the lock: records it refuses (their partition was revoked
+        ``keep`` is checked under the lock: the records of a partition it refuses (revoked
         since they were fetched) are not folded.
         """
         async with self._lock:
             if self._broken:
                 raise RuntimeError("an earlier micro-batch did not finish: nothing more is folded")
             if keep is not None:
-                records = [record for record in records if keep(record)]
+                batches = {p: records for p, records in batches.items() if keep(p)}
             self._broken = True  # until the batch's effects are all acknowledged
-            admission = await self._gate.admit(records)
+            admission = await self._gate.admit(batches)
             if admission.admitted:
                 await self._process(admission.admitted)
             self._broken = False
