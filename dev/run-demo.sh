@@ -3,7 +3,7 @@
 #
 #   local stack up (dev/stack-guard.sh: a service that was already running stays running)
 #   -> demo topics and schema emptied (dev/demo_reset.py) -> `sessionizer migrate`
-#   -> `sessionizer worker` in the background (sink in-process; log: .dev/demo/worker.log)
+#   -> `sessionizer worker` in the background (its sink in a child process; log: .dev/demo/worker.log)
 #   -> `sessionizer simulate` DEMO_SESSIONS sessions to .dev/demo/events.jsonl -> `produce` it
 #   -> wait until drained (python -m streams.pipeline_drain) -> report (dev/demo_report.sql)
 #   -> `sessionizer check` the table against the file -> worker stopped -> stack down
