@@ -90,9 +90,6 @@ class RawPartitionHandover:
         self._pending.clear()
         self.changed.set()
 
-    def revoked(self, tps: Iterable[Any]) -> None:
-        self.paused(tps)
-
     def install(self, consumer: Any) -> None:
         """Take the raw partitions out of this Faust consumer's pause/resume/seek calls."""
         if getattr(consumer, "_sessionizer_handover", None) is self:

@@ -141,7 +141,7 @@ class SessionBatchProcessor:
         sessions = self._sessions
         values = self._metrics.values
         gap_ms = self._to.gap_ms
-        touched: dict[bytes, tuple[StoredSession, RawRecord]] = {}
+        touched: dict[bytes, tuple[StoredSession, int]] = {}  # key -> session, raw partition
         snapshots: list[Snapshot] = []
         acks: list[Awaitable[Any]] = []
         for record in records:
@@ -158,7 +158,7 @@ class SessionBatchProcessor:
             stored = entry[0] if entry is not None else sessions.get(key, partition)
             if stored is None:
                 stored = StoredSession(new_session_state(checked.session_id), partition)
-            touched[key] = (stored, record)
+            touched[key] = (stored, partition)
             if stored.already_applied(partition, offset):
                 values.replayed += 1
                 continue
@@ -177,8 +177,8 @@ class SessionBatchProcessor:
             await asyncio.gather(*acks)
         values.snapshots += len(snapshots)
 
-        for key, (stored, record) in touched.items():
-            sessions.stage(key, stored, record.partition)
+        for key, (stored, partition) in touched.items():
+            sessions.stage(key, stored, partition)
             sessions.mark(key, stored)
         sessions.trim()
         self._metrics.count_batch(len(records))
