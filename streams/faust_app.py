@@ -31,6 +31,7 @@ from streams.faust_record_sender import FaustRecordSender
 from streams.interval_flush import IntervalFlusher
 from streams.offset_authority import committed_start, install_commit_authority
 from streams.raw_intake import RawPartitionHandover, RawReader, run_intake
+from streams.rocksdb_options import rocksdb_options
 from streams.session_agent import Destinations, SessionBatchProcessor
 from streams.session_table import SessionTable
 from streams.worker_metrics import WorkerMetrics
@@ -40,8 +41,6 @@ log = logging.getLogger(__name__)
 TABLE_NAME = "sessions"
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
 LAG_TIMEOUT_S = 5.0
-MIB = 1024 * 1024
-ROCKSDB_WRITE_BUFFER_MIB = 1
 
 
 def exit_at_once(what: str, exc: BaseException) -> NoReturn:
@@ -62,16 +61,6 @@ def exit_at_once(what: str, exc: BaseException) -> NoReturn:
 def changelog_topic_name(settings: Settings) -> str:
     """The changelog topic Faust uses for the sessions table."""
     return f"{settings.worker_app_id}-{TABLE_NAME}-changelog"
-
-
-def rocksdb_options(settings: Settings) -> dict[str, int]:
-    """Bounded RocksDB memory per table partition (Faust's defaults let RSS grow for long)."""
-    return {
-        "write_buffer_size": ROCKSDB_WRITE_BUFFER_MIB * MIB,
-        "max_write_buffer_number": 2,
-        "block_cache_size": settings.worker_rocksdb_cache_mib * MIB,
-        "block_cache_compressed_size": settings.worker_rocksdb_cache_mib * MIB,
-    }
 
 
 def broker_urls(settings: Settings) -> list[str]:
