@@ -7,7 +7,9 @@
   (:mod:`streams.table_value`), a changelog topic ``<app id>-sessions-changelog`` that Faust
   creates compacted, with as many partitions as the raw topic (a session's state lives in
   the changelog partition of its raw partition, so it moves with it on a rebalance);
-* timers: the interval flush (:mod:`streams.interval_flush`) and the INFO stats line;
+* timers: the interval flush (:mod:`streams.interval_flush`; it also runs as soon as a fetch
+  of the raw reader finds nothing, so a caught-up worker does not hold changes for up to an
+  interval) and the INFO stats line;
 * ``GET /metrics`` on the worker's web port (Prometheus text, :mod:`streams.worker_metrics`);
 * rebalance hooks: revoked partitions leave the cache; after the table restored newly
   assigned partitions, their stored dirty batches are queued for the interval flush.
@@ -182,6 +184,7 @@ def build_worker_app(settings: Settings) -> WorkerApp:
                     lock=lock,
                     batch_size=settings.worker_batch_size,
                     batch_timeout_s=settings.worker_batch_timeout_s,
+                    on_idle=flusher.flush,
                 )
         except asyncio.CancelledError:
             raise

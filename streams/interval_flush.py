@@ -1,5 +1,10 @@
 """The interval flush: every dirty batch is sent at least every FLUSH_INTERVAL (SPEC 3).
 
+The worker also flushes whenever its raw reader is idle (a fetch found nothing within the
+batch timeout): once it has caught up, what it folded reaches the session stream at once
+instead of at the next tick. Under steady traffic a fetch is never empty and only the tick
+flushes, so the number of snapshots per event stays that of the interval.
+
 Only the sessions in :attr:`SessionTable.dirty` are visited, never a scan of all sessions.
 Clearing a batch's dirty flag here is not written to the table: if the worker dies before the
 session's next table write, the state restored from the changelog is still dirty and the same

@@ -172,12 +172,14 @@ async def run_intake(
     lock: asyncio.Lock,
     batch_size: int,
     batch_timeout_s: float,
+    on_idle: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Fetch and fold raw batches for ever (cancel to stop).
 
     ``process`` gets each batch (partition -> records) and a predicate of partitions it must
     apply under ``lock`` before folding: a partition's records are folded only if it is still
-    ready with the epoch they were fetched under.
+    ready with the epoch they were fetched under. ``on_idle`` runs whenever a fetch waited
+    ``batch_timeout_s`` and found nothing: the worker has caught up with its partitions.
     """
     while True:
         ready = handover.ready()
@@ -198,6 +200,8 @@ async def run_intake(
             await asyncio.sleep(FETCH_RETRY_S)
             continue
         if not batches:
+            if on_idle is not None:
+                await on_idle()
             continue
 
         def current(partition: int, epochs: dict[int, int] = epochs) -> bool:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
+import uuid
 from pathlib import Path
 
 import aiohttp
@@ -12,8 +14,19 @@ import aiohttp
 from sessionizer.settings import Settings
 from tests.integration.conftest import MakeTopic
 from tests.integration.ingest_test_support import read_topic
-from tests.integration.seeded_raw_events import bad_records, generate_events, produce, write_jsonl
-from tests.integration.session_stream_reference import fold_file_with_cli, wait_stream_equals
+from tests.integration.seeded_raw_events import (
+    RawRecord,
+    bad_records,
+    generate_events,
+    iso_ms,
+    produce,
+    write_jsonl,
+)
+from tests.integration.session_stream_reference import (
+    fold_file_with_cli,
+    stream_result,
+    wait_stream_equals,
+)
 from tests.integration.worker_subprocess import WorkerProcess, wait_caught_up
 
 PARTITIONS = 6
@@ -118,3 +131,43 @@ async def test_worker_refuses_a_raw_topic_with_another_partition_count(
     output = worker.log_path.read_text()
     assert settings.raw_topic in output
     assert f"has {PARTITIONS - 3} partitions, {PARTITIONS} configured" in output
+
+
+async def test_a_caught_up_worker_flushes_without_waiting_for_the_interval(
+    test_settings: Settings, make_topic: MakeTopic, tmp_path: Path
+) -> None:
+    # Three page views send no snapshot by themselves (no 5th path, goal or end); with a
+    # 120 s interval only the idle flush can bring their batch to the stream within 60 s.
+    settings = worker_settings(test_settings).model_copy(update={"flush_interval_s": 120.0})
+    await make_topic(settings.raw_topic, partitions=PARTITIONS)
+    now_ms = int(time.time() * 1000)
+    records = [
+        RawRecord(
+            b"idle-session",
+            json.dumps(
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "session_id": "idle-session",
+                    "type": "page_view",
+                    "path": f"/page-{n}",
+                    "ts": iso_ms(now_ms + n * 1000),
+                }
+            ).encode(),
+            now_ms,
+        )
+        for n in range(3)
+    ]
+    worker = WorkerProcess(settings, tmp_path, "worker", store="memory://")
+    worker.start()
+    try:
+        await produce(settings.kafka_bootstrap_servers, settings.raw_topic, records)
+        deadline = time.monotonic() + 60
+        snapshot: dict[str, object] = {}
+        while time.monotonic() < deadline and snapshot.get("version") != 3:
+            assert worker.alive(), worker.log_tail()
+            snapshot = (await stream_result(settings)).get(("idle-session", 0), {})
+            await asyncio.sleep(1)
+    finally:
+        worker.stop()
+    assert snapshot.get("version") == 3, worker.log_tail()
+    assert snapshot["path_sequence"] == ["/page-0", "/page-1", "/page-2"]
