@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import uuid
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from streams.json_bytes import compact_json
 from streams.session_state import EXACT_DECIMAL, SessionState
 
 Snapshot = dict[str, Any]
@@ -139,6 +139,4 @@ def make_snapshot(state: SessionState) -> Snapshot:
 
 def encode_snapshot(snapshot: Snapshot) -> bytes:
     """Canonical bytes: sorted keys, compact separators, non-ASCII unescaped, UTF-8."""
-    return json.dumps(snapshot, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode(
-        "utf-8"
-    )
+    return compact_json(snapshot, sort_keys=True)

@@ -18,6 +18,7 @@ import json
 from collections import deque
 from decimal import Decimal
 
+from streams.json_bytes import compact_json
 from streams.session_state import (
     ERROR_EVENTS_KEPT,
     LLM_INTERACTIONS_KEPT,
@@ -68,9 +69,7 @@ def encode_state(state: SessionState) -> bytes:
             batch.dirty,
         ],
     }
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode(
-        "utf-8", "surrogatepass"
-    )
+    return compact_json(document)
 
 
 def decode_state(data: bytes) -> SessionState:
