@@ -1,7 +1,7 @@
 """End-to-end benchmark: the ceilings, the pipeline, and goal latency, on the local stack.
 
     .venv/bin/python bench/e2e.py [--events 1000000] [--partitions 6] [--runs 3]
-        [--json bench/results/e2e.json] [--quick] [--skip-latency]
+        [--workers 1] [--json bench/results/e2e.json] [--quick] [--skip-latency]
 
 Pre-loads N simulated events (cached under .dev/bench/) into a fresh raw topic, then, per run:
 
@@ -11,7 +11,8 @@ Pre-loads N simulated events (cached under .dev/bench/) into a fresh raw topic, 
   default settings but the names) from offset 0 until every event is folded and the table
   equals the offline fold (row count and sum of versions); events/s, worker CPU s per million
   events, peak RSS (VmHWM), Postgres rows written per event (n_tup_ins + n_tup_upd),
-  changelog and session-stream messages per event;
+  changelog and session-stream messages per event; ``--workers N`` runs N workers in one
+  consumer group (one per core, as one deploys them), their figures summed;
 * latency: fresh traffic sent on a schedule at 25/50/75 % of the median pipeline rate; for each
   goal event, the time from its scheduled send time to its row showing it in Postgres.
 
@@ -97,7 +98,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 base, names, expected, args.events, partitions=args.partitions, say=say,
                 timeout_s=args.timeout,
                 profile=None if args.profile is None else args.profile / f"worker-run{run}.txt",
-                worker_env=worker_env(args),
+                worker_env=worker_env(args), workers=args.workers,
             )
             say(f"run {run}: pipeline {pipeline}")
             results["runs"].append(
@@ -131,7 +132,7 @@ async def measure_latency(
                 result = await run_latency(
                     base, names, traffic, goals, warmup_record(), rate,
                     partitions=args.partitions, poll_s=args.poll_ms / 1000, say=say,
-                    worker_env=worker_env(args),
+                    worker_env=worker_env(args), workers=args.workers,
                 )
             finally:
                 await delete_topics_with(bootstrap, names.token)
@@ -210,6 +211,8 @@ def main() -> int:
                         help="Postgres polling interval of the latency runs (default 20 ms)")
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes in the pipeline runs (default 1)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="record the worker of each pipeline run with py-spy (collapsed "
                         "stacks in DIR/worker-run<N>.txt; py-spy must be on PATH)")

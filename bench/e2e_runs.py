@@ -24,7 +24,11 @@ from bench.e2e_data import (
     rows_written,
     table_name,
 )
-from bench.e2e_worker import RunNames, Worker, cpu_seconds, memory_kib, start_profiler
+from bench.e2e_worker import (
+    RunNames,
+    WorkerGroup,
+    start_profiler,
+)
 from ingest.validation import validate_record
 from sessionizer.settings import Settings
 
@@ -89,16 +93,16 @@ async def _table_state(conn: Any, schema: str) -> tuple[int, int]:
 async def run_pipeline(
     base: Settings, names: RunNames, expected: Expected, events: int, *, partitions: int,
     say: Any, timeout_s: float, profile: Path | None = None,
-    worker_env: dict[str, str] | None = None,
+    worker_env: dict[str, str] | None = None, workers: int = 1,
 ) -> PipelineResult:
-    """The worker from offset 0 until every event is folded and the table equals the fold."""
+    """The workers from offset 0 until every event is folded and the table equals the fold."""
     await create_schema(base.database_url, names.schema)
-    worker = Worker(base, names, partitions=partitions, extra_env=worker_env)
+    worker = WorkerGroup(base, names, partitions=partitions, count=workers, extra_env=worker_env)
     conn = await asyncpg.connect(base.database_url)
     try:
         spawned = time.perf_counter()
         worker.start()
-        profiler = None if profile is None else start_profiler(worker.pid, profile)
+        profiler = None if profile is None else start_profiler(worker.pids[0], profile)
         first_at = cpu_at_first = None
         folded_at = None
         deadline = spawned + timeout_s
@@ -110,7 +114,7 @@ async def run_pipeline(
             if first_at is None:
                 count = await worker.metric("sessionizer_worker_events_total")
                 if count:
-                    first_at, cpu_at_first = time.perf_counter(), cpu_seconds(worker.pid)
+                    first_at, cpu_at_first = time.perf_counter(), worker.cpu_seconds()
                     say(f"  first events after {first_at - spawned:.1f} s")
                 await asyncio.sleep(0.05)
                 continue
@@ -123,11 +127,11 @@ async def run_pipeline(
                 done_at = time.perf_counter()
                 break
             await asyncio.sleep(0.1)
-        cpu = cpu_seconds(worker.pid) - (cpu_at_first or 0.0)
+        cpu = worker.cpu_seconds() - (cpu_at_first or 0.0)
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(30)
-        _, peak_kib = memory_kib(worker.pid)
+        _, peak_kib = worker.memory_kib()
         if folded_at is None:
             folded_at = done_at
         written = await rows_written(conn, names.schema)
@@ -172,7 +176,7 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
-async def _wait_ready(worker: Worker, conn: Any, names: RunNames, bootstrap: str,
+async def _wait_ready(worker: WorkerGroup, conn: Any, names: RunNames, bootstrap: str,
                       warmup: Record, timeout_s: float) -> None:
     """Send one goal event and wait for its row: the worker and its sink are running."""
     producer = bench_producer(bootstrap)
@@ -194,7 +198,7 @@ async def _wait_ready(worker: Worker, conn: Any, names: RunNames, bootstrap: str
 async def run_latency(
     base: Settings, names: RunNames, records: list[Record], goals: list[GoalMark],
     warmup: Record, rate: float, *, partitions: int, poll_s: float, say: Any,
-    worker_env: dict[str, str] | None = None,
+    worker_env: dict[str, str] | None = None, workers: int = 1,
 ) -> LatencyResult:
     """Send ``records`` at ``rate`` on a schedule; time each goal from schedule to its row.
 
@@ -203,12 +207,14 @@ async def run_latency(
     (no coordinated omission). Rows are polled every ``poll_s``: that is the resolution.
     """
     await create_schema(base.database_url, names.schema)
-    worker = Worker(base, names, partitions=partitions, extra_env=worker_env)
+    worker = WorkerGroup(base, names, partitions=partitions, count=workers, extra_env=worker_env)
     conn = await asyncpg.connect(base.database_url)
     latencies: list[float] = []
     try:
         worker.start()
         await _wait_ready(worker, conn, names, base.kafka_bootstrap_servers, warmup, 120.0)
+        if workers > 1:
+            await worker.wait_balanced(partitions, 120.0)
         by_index = {g.index: g for g in goals}
         scheduled: dict[tuple[str, int], list[tuple[int, float]]] = {}
         producer = bench_producer(base.kafka_bootstrap_servers)

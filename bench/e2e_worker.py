@@ -207,3 +207,72 @@ class Worker:
         except OSError:
             return None
         return values.get(name)
+
+
+class WorkerGroup:
+    """``count`` workers of one run in one consumer group (as one deploys a worker per core).
+
+    Metrics, CPU time and memory are summed over the workers (and their sink processes).
+    """
+
+    def __init__(self, base: Settings, names: RunNames, *, partitions: int, count: int,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.workers = [Worker(base, names, partitions=partitions, extra_env=extra_env)
+                        for _ in range(count)]
+
+    @property
+    def pids(self) -> list[int]:
+        return [worker.pid for worker in self.workers]
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.start()
+
+    def check_alive(self) -> None:
+        for worker in self.workers:
+            worker.check_alive()
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            if worker.process is not None and worker.process.poll() is None:
+                worker.process.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            worker.stop()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(f"--- worker {n}\n{worker.log_tail(lines)}"
+                         for n, worker in enumerate(self.workers, start=1))
+
+    async def metric(self, name: str) -> float | None:
+        """The sum of one metric over the workers that answer (None if none does)."""
+        values = [await worker.metric(name) for worker in self.workers]
+        answered = [value for value in values if value is not None]
+        return sum(answered) if answered else None
+
+    async def wait_balanced(self, partitions: int, timeout_s: float) -> None:
+        """Until every worker reads some raw partitions and together they read all of them."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            self.check_alive()
+            counts = []
+            for worker in self.workers:
+                try:
+                    names = await asyncio.to_thread(worker._scrape)
+                except OSError:
+                    names = {}
+                counts.append(sum(1 for name in names
+                                  if name.startswith("sessionizer_worker_consumer_lag{")))
+            if all(counts) and sum(counts) == partitions:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"workers not balanced after {timeout_s:.0f} s "
+                                   f"(partitions per worker: {counts}):\n{self.log_tail()}")
+            await asyncio.sleep(0.5)
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+    def memory_kib(self) -> tuple[int, int]:
+        """(VmRSS, VmHWM) summed over the workers' process trees."""
+        pairs = [memory_kib(pid) for pid in self.pids]
+        return sum(rss for rss, _ in pairs), sum(hwm for _, hwm in pairs)
