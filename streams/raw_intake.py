@@ -37,6 +37,12 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 1.0
 FETCH_RETRY_S = 1.0
+FETCH_MIN_BYTES = 64 * 1024
+FETCH_MAX_WAIT_MS = 100
+"""A fetch waits up to FETCH_MAX_WAIT_MS for FETCH_MIN_BYTES: under light traffic the reader
+asks the broker about 10 times a second for a batch instead of once per handful of records
+(which cost the worker and the broker far more CPU per event than the fold). Under load the
+bytes are there at once; at worst a record waits 0.1 s longer."""
 
 
 class RawPartitionHandover:
@@ -128,6 +134,8 @@ class RawReader:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=settings.worker_batch_size,
+            fetch_min_bytes=FETCH_MIN_BYTES,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
         self.epochs: dict[int, int] = {}
 
