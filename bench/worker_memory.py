@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/worker_memory.py sessions [--sessions 100000]
     .venv/bin/python bench/worker_memory.py steady [--minutes 10] [--rate 1000] [--every 10]
+                                                  [--warm-up MINUTES]
 
 ``sessions``: one ``sessionizer worker`` (default settings but the names, RocksDB store,
 sink process); after a warm-up event its resident memory (VmRSS) is read, then one
@@ -11,7 +12,10 @@ wrote them; memory per open session = the growth / N.
 
 ``steady``: simulated traffic (``TrafficSimulator``, sessions start and end all the time) sent
 at ``--rate`` events/s for ``--minutes``; VmRSS sampled every ``--every`` seconds, printed as
-it goes, then a summary: first, last, peak, and the slope over the second half (MiB/min).
+it goes, for the whole process tree and for each of its processes (the worker, its sink
+process, multiprocessing's resource tracker); then a summary for the tree and for each process:
+first, last, peak of the samples, and the slope (MiB/min) after the warm-up (``--warm-up``
+minutes, default the first half of the run; the bounded caches fill during it).
 
 Names (topics, groups, schema) carry a random token and are removed afterwards.
 """
@@ -42,10 +46,11 @@ from bench.e2e_data import (
     simulate,
     table_name,
 )
-from bench.e2e_worker import RunNames, Worker, memory_kib
+from bench.e2e_worker import RunNames, Worker, memory_kib, process_tree
 from sessionizer.settings import Settings
 
 PARTITIONS = 6
+PROCESS_ROLES = ("worker", "sink", "tracker")
 
 
 def say(text: str) -> None:
@@ -54,9 +59,48 @@ def say(text: str) -> None:
 
 def page_view(session_id: str, ts_ms: int) -> Record:
     moment = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_ms / 1000))
-    event = {"event_id": str(uuid.uuid4()), "session_id": session_id, "type": "page_view",
-             "path": "/home", "ts": f"{moment}.{ts_ms % 1000:03d}Z"}
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "session_id": session_id,
+        "type": "page_view",
+        "path": "/home",
+        "ts": f"{moment}.{ts_ms % 1000:03d}Z",
+    }
     return Record(session_id.encode(), json.dumps(event).encode(), ts_ms)
+
+
+def rss_by_role(worker_pid: int) -> dict[str, float]:
+    """VmRSS (MiB) of the worker's process tree, by role: worker, sink, tracker (and other)."""
+    found: dict[str, float] = {}
+    for pid in process_tree(worker_pid):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if pid == worker_pid:
+            role = "worker"
+        elif b"resource_tracker" in command:
+            role = "tracker"
+        elif b"spawn_main" in command:
+            role = "sink"
+        else:
+            role = "other"
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                found[role] = found.get(role, 0.0) + int(line.split()[1]) / 1024
+    return found
+
+
+def slope_mib_per_min(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MiB) samples, in MiB per minute (0 for < 2 samples)."""
+    if len(samples) < 2:
+        return 0.0
+    xs, ys = [s[0] / 60 for s in samples], [s[1] for s in samples]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / max(
+        sum((x - mean_x) ** 2 for x in xs), 1e-9
+    )
 
 
 async def start_worker(
@@ -71,8 +115,11 @@ async def start_worker(
     producer = bench_producer(base.kafka_bootstrap_servers)
     await producer.start()
     try:
-        await (await producer.send(names.raw_topic, warmup.value, key=warmup.key,
-                                   timestamp_ms=warmup.timestamp_ms))
+        await (
+            await producer.send(
+                names.raw_topic, warmup.value, key=warmup.key, timestamp_ms=warmup.timestamp_ms
+            )
+        )
     finally:
         await producer.stop()
     deadline = time.monotonic() + 120
@@ -104,8 +151,12 @@ async def per_session(args: argparse.Namespace) -> None:
         producer = bench_producer(base.kafka_bootstrap_servers)
         await producer.start()
         try:
-            acks = [await producer.send(names.raw_topic, r.value, key=r.key,
-                                        timestamp_ms=r.timestamp_ms) for r in records]
+            acks = [
+                await producer.send(
+                    names.raw_topic, r.value, key=r.key, timestamp_ms=r.timestamp_ms
+                )
+                for r in records
+            ]
             await asyncio.gather(*acks)
         finally:
             await producer.stop()
@@ -124,10 +175,14 @@ async def per_session(args: argparse.Namespace) -> None:
         await cleanup(base, names, worker, conn)
     n = args.sessions
     print(f"sessions opened: {n:,}")
-    print(f"RSS before: {before_kib / 1024:.0f} MiB; all folded: {folded_kib / 1024:.0f} MiB; "
-          f"after flush and sink: {written_kib / 1024:.0f} MiB; peak {peak_kib / 1024:.0f} MiB")
-    print(f"per open session, folded: {(folded_kib - before_kib) * 1024 / n:,.0f} bytes; "
-          f"after flush and sink: {(written_kib - before_kib) * 1024 / n:,.0f} bytes")
+    print(
+        f"RSS before: {before_kib / 1024:.0f} MiB; all folded: {folded_kib / 1024:.0f} MiB; "
+        f"after flush and sink: {written_kib / 1024:.0f} MiB; peak {peak_kib / 1024:.0f} MiB"
+    )
+    print(
+        f"per open session, folded: {(folded_kib - before_kib) * 1024 / n:,.0f} bytes; "
+        f"after flush and sink: {(written_kib - before_kib) * 1024 / n:,.0f} bytes"
+    )
 
 
 async def steady(args: argparse.Namespace) -> None:
@@ -138,7 +193,17 @@ async def steady(args: argparse.Namespace) -> None:
     say(f"simulating {total:,} events")
     records = simulate(total, 777)
     worker, conn = await start_worker(base, names, worker_env(args))
-    samples: list[tuple[float, float]] = []
+    samples: list[tuple[float, dict[str, float]]] = []
+
+    def sample(elapsed: float, sent: int) -> None:
+        by_role = rss_by_role(worker.pid)
+        by_role["tree"] = sum(by_role.values())
+        samples.append((elapsed, by_role))
+        parts = ", ".join(
+            f"{role} {by_role[role]:.0f}" for role in PROCESS_ROLES if role in by_role
+        )
+        say(f"t={elapsed:5.0f} s  sent {sent:,}  RSS {by_role['tree']:.0f} MiB ({parts})")
+
     try:
         producer = bench_producer(base.kafka_bootstrap_servers)
         await producer.start()
@@ -150,31 +215,39 @@ async def steady(args: argparse.Namespace) -> None:
                 now = time.perf_counter()
                 if now >= next_sample:
                     worker.check_alive()
-                    rss, _ = memory_kib(worker.pid)
-                    samples.append((now - start, rss / 1024))
-                    say(f"t={now - start:5.0f} s  sent {index:,}  RSS {rss / 1024:.0f} MiB")
+                    sample(now - start, index)
                     next_sample += args.every
                 if due - now > 0.002:
                     await asyncio.sleep(due - now)
-                await producer.send(names.raw_topic, r.value, key=r.key,
-                                    timestamp_ms=r.timestamp_ms)
+                await producer.send(
+                    names.raw_topic, r.value, key=r.key, timestamp_ms=r.timestamp_ms
+                )
         finally:
             await producer.stop()
-        rss, peak = memory_kib(worker.pid)
-        samples.append((time.perf_counter() - start, rss / 1024))
+        sample(time.perf_counter() - start, total)
+        _, peak_kib = memory_kib(worker.pid)
     finally:
         await cleanup(base, names, worker, conn)
-    half = [s for s in samples if s[0] >= samples[-1][0] / 2]
-    slope = 0.0
-    if len(half) >= 2:
-        xs, ys = [s[0] / 60 for s in half], [s[1] for s in half]
-        mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / max(
-            sum((x - mean_x) ** 2 for x in xs), 1e-9
+    warm_up_s = (args.warm_up * 60) if args.warm_up is not None else samples[-1][0] / 2
+    print(
+        f"steady run: {args.minutes} min at {args.rate:,.0f} events/s ({total:,} events); "
+        f"slope after a warm-up of {warm_up_s / 60:.1f} min"
+    )
+    for role in ("tree", *PROCESS_ROLES, "other"):
+        series = [(t, by_role[role]) for t, by_role in samples if role in by_role]
+        if not series:
+            continue
+        settled = [point for point in series if point[0] >= warm_up_s]
+        peak = (
+            f"peak (VmHWM) {peak_kib / 1024:.0f}"
+            if role == "tree"
+            else (f"peak sample {max(mib for _, mib in series):.0f}")
         )
-    print(f"steady run: {args.minutes} min at {args.rate:,.0f} events/s ({total:,} events)")
-    print(f"RSS first {samples[0][1]:.0f} MiB, last {samples[-1][1]:.0f} MiB, "
-          f"peak {peak / 1024:.0f} MiB; slope over the second half {slope:+.1f} MiB/min")
+        print(
+            f"{role:>8}: first {series[0][1]:.0f} MiB, at warm-up end "
+            f"{settled[0][1] if settled else float('nan'):.0f}, last {series[-1][1]:.0f}, "
+            f"{peak}; slope after warm-up {slope_mib_per_min(settled):+.1f} MiB/min"
+        )
 
 
 def worker_env(args: argparse.Namespace) -> dict[str, str]:
@@ -191,10 +264,22 @@ def main() -> int:
     two.add_argument("--minutes", type=float, default=10.0)
     two.add_argument("--rate", type=float, default=1000.0, help="events/s (default 1000)")
     two.add_argument("--every", type=float, default=10.0, help="seconds between samples")
+    two.add_argument(
+        "--warm-up",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="minutes left out of the slope (default: the first half of the run)",
+    )
     for mode in (one, two):
-        mode.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
-                          help="extra environment of the worker, e.g. "
-                          "SESSIONIZER_WORKER_STATE_CACHE_SIZE=2000 (default none)")
+        mode.add_argument(
+            "--worker-env",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="extra environment of the worker, e.g. "
+            "SESSIONIZER_WORKER_STATE_CACHE_SIZE=2000 (default none)",
+        )
     args = parser.parse_args()
     asyncio.run(per_session(args) if args.mode == "sessions" else steady(args))
     return 0
