@@ -100,7 +100,7 @@ class Settings(BaseSettings):
         default=5_000, ge=1, description="Decoded session states the worker keeps in memory."
     )
     worker_rocksdb_cache_mib: int = Field(
-        default=4,
+        default=1,
         ge=1,
         description="RocksDB block cache per table partition (MiB); write buffers are "
         "2 x 1 MiB per partition (Faust's defaults are 2 GiB and 3 x 64 MiB).",
