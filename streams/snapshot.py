@@ -67,7 +67,6 @@ def format_ms(epoch_ms: int) -> str:
     return f"{_day_prefix(days)}{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
 
 
-@functools.lru_cache(maxsize=65_536)
 @functools.lru_cache(maxsize=8192)
 def batch_id(session_id: str, batch_seq: int) -> str:
     """UUIDv5 of ``"{session_id}:{batch_seq}"`` in the batch namespace.
