@@ -33,6 +33,7 @@ from streams.faust_record_sender import FaustRecordSender
 from streams.interval_flush import IntervalFlusher
 from streams.offset_authority import committed_start, install_commit_authority
 from streams.raw_intake import RawPartitionHandover, RawReader, run_intake
+from streams.rocksdb_memory import open_partition_dbs, rocksdb_memory_bytes
 from streams.rocksdb_options import rocksdb_options
 from streams.session_agent import Destinations, SessionBatchProcessor
 from streams.session_table import SessionTable
@@ -237,10 +238,17 @@ def build_worker_app(settings: Settings) -> WorkerApp:
 
     app.timer(settings.stats_interval_s, name="sessionizer.stats")(stats_line)
 
+    def refresh_rocksdb_memory() -> None:
+        try:
+            metrics.set_rocksdb_memory(rocksdb_memory_bytes(open_partition_dbs(table.data)))
+        except Exception as exc:  # informative only (a partition may be closing)
+            log.debug("could not read RocksDB's memory figures: %r", exc)
+
     @app.page("/metrics")
     class MetricsPage(View):
         async def get(self, request: Any) -> Any:
             await refresh_lag()
+            refresh_rocksdb_memory()
             return self.bytes(metrics.prometheus_text(), content_type=PROMETHEUS_CONTENT_TYPE)
 
     @app.on_partitions_revoked.connect

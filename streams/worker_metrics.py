@@ -40,6 +40,7 @@ class WorkerMetrics:
     def __init__(self) -> None:
         self.values = CounterValues()
         self.lag: dict[int, int] = {}
+        self.rocksdb_memory: dict[str, int] = {}
         self._last = CounterValues()
         self._last_at = time.monotonic()
         self.registry = CollectorRegistry(auto_describe=False)
@@ -56,6 +57,10 @@ class WorkerMetrics:
     def set_lag(self, lag: Mapping[int, int]) -> None:
         """Lag per raw-topic partition assigned to this worker (replaces the previous)."""
         self.lag = dict(lag)
+
+    def set_rocksdb_memory(self, figures: Mapping[str, int]) -> None:
+        """RocksDB's own memory by kind (:mod:`streams.rocksdb_memory`), last measured."""
+        self.rocksdb_memory = dict(figures)
 
     # -- reporting -----------------------------------------------------------------------
     def stats_line(self) -> str:
@@ -135,3 +140,12 @@ class _Collector:
             "Raw records not processed yet, over the partitions assigned to this worker.",
             value=sum(self._metrics.lag.values()),
         )
+        rocksdb = GaugeMetricFamily(
+            "sessionizer_worker_rocksdb_memory_bytes",
+            "RocksDB's own memory over the open table partitions, by kind (block_cache, "
+            "memtables, table_readers).",
+            labels=["kind"],
+        )
+        for kind, value in sorted(self._metrics.rocksdb_memory.items()):
+            rocksdb.add_metric([kind], value)
+        yield rocksdb

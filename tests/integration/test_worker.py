@@ -106,6 +106,8 @@ async def test_worker_catches_up_matches_fold_and_dead_letters_bad_records(
         assert metric(text, "sessionizer_worker_duplicates_total") > 0
         assert metric(text, "sessionizer_worker_snapshots_sent_total") >= len(expected)
         assert metric(text, "sessionizer_worker_consumer_lag_total") == 0
+        # RocksDB store: its memtables hold the session states written since the start.
+        assert metric(text, "sessionizer_worker_rocksdb_memory_bytes", '{kind="memtables"}') > 0
         assert worker.alive(), "bad records never stop the worker"
     finally:
         status = worker.stop()

@@ -23,6 +23,7 @@ def test_prometheus_text_has_every_counter_and_the_lag() -> None:
     metrics.count_rejected(RejectReason.BAD_JSON)
     metrics.values.snapshots += 3
     metrics.set_lag({0: 5, 3: 2})
+    metrics.set_rocksdb_memory({"block_cache": 1024, "memtables": 2048, "table_readers": 0})
     text = metrics.prometheus_text().decode()
 
     assert sample(text, "sessionizer_worker_events_total") == 10
@@ -33,6 +34,8 @@ def test_prometheus_text_has_every_counter_and_the_lag() -> None:
     assert sample(text, 'sessionizer_worker_rejected_total{reason="too_large"}') == 0
     assert sample(text, 'sessionizer_worker_consumer_lag{partition="0"}') == 5
     assert sample(text, "sessionizer_worker_consumer_lag_total") == 7
+    assert sample(text, 'sessionizer_worker_rocksdb_memory_bytes{kind="memtables"}') == 2048
+    assert sample(text, 'sessionizer_worker_rocksdb_memory_bytes{kind="block_cache"}') == 1024
 
 
 def test_stats_line_reports_the_interval_only() -> None:
