@@ -215,7 +215,8 @@ def main() -> int:
                         help="worker processes in the pipeline runs (default 1)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="record the worker of each pipeline run with py-spy (collapsed "
-                        "stacks in DIR/worker-run<N>.txt; py-spy must be on PATH)")
+                        "stacks in DIR/worker-run<N>.txt; with --workers N, the first worker; "
+                        "py-spy must be on PATH)")
     parser.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment of the worker, e.g. "
                         "SESSIONIZER_WORKER_BATCH_SIZE=5000 (experiments; default none)")

@@ -96,6 +96,21 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def process_memory_kib(pid: int) -> tuple[int, int] | None:
+    """(VmRSS, VmHWM) in KiB of one process, from /proc (None once it is gone)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return None
+    rss = hwm = 0
+    for line in lines:
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])
+        elif line.startswith("VmHWM:"):
+            hwm = int(line.split()[1])
+    return rss, hwm
+
+
 def memory_kib(pid: int) -> tuple[int, int]:
     """(VmRSS, VmHWM) in KiB of a process and its live children: resident now, and peak.
 
@@ -103,15 +118,10 @@ def memory_kib(pid: int) -> tuple[int, int]:
     """
     rss = hwm = 0
     for member in process_tree(pid):
-        try:
-            lines = Path(f"/proc/{member}/status").read_text().splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            if line.startswith("VmRSS:"):
-                rss += int(line.split()[1])
-            elif line.startswith("VmHWM:"):
-                hwm += int(line.split()[1])
+        figures = process_memory_kib(member)
+        if figures is not None:
+            rss += figures[0]
+            hwm += figures[1]
     return rss, hwm
 
 
@@ -153,6 +163,7 @@ class Worker:
         env.update(extra_env or {})
         self._env = env
         self.process: subprocess.Popen[bytes] | None = None
+        self._terminated = False
 
     @property
     def pid(self) -> int:
@@ -173,9 +184,15 @@ class Worker:
         if not self.alive():
             raise RuntimeError(f"the worker stopped:\n{self.log_tail()}")
 
+    def terminate(self) -> None:
+        """SIGTERM once (a second one would not wait for the graceful stop)."""
+        if self.process is not None and self.process.poll() is None and not self._terminated:
+            self.process.send_signal(signal.SIGTERM)
+            self._terminated = True
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.terminate()
             try:
                 self.process.wait(40)
             except subprocess.TimeoutExpired:
@@ -200,13 +217,17 @@ class Worker:
                     values[name] = float(value)
         return values
 
-    async def metric(self, name: str) -> float | None:
-        """One metric from the worker's /metrics page (None while it does not answer)."""
+    async def metrics(self) -> dict[str, float] | None:
+        """The worker's /metrics page, sample name -> value (None while it does not answer)."""
         try:
-            values = await asyncio.to_thread(self._scrape)
+            return await asyncio.to_thread(self._scrape)
         except OSError:
             return None
-        return values.get(name)
+
+    async def metric(self, name: str) -> float | None:
+        """One metric from the worker's /metrics page (None while it does not answer)."""
+        values = await self.metrics()
+        return None if values is None else values.get(name)
 
 
 class WorkerGroup:
@@ -233,9 +254,8 @@ class WorkerGroup:
             worker.check_alive()
 
     def stop(self) -> None:
-        for worker in self.workers:
-            if worker.process is not None and worker.process.poll() is None:
-                worker.process.send_signal(signal.SIGTERM)
+        for worker in self.workers:  # all stop at once, then each is waited for
+            worker.terminate()
         for worker in self.workers:
             worker.stop()
 
@@ -256,10 +276,7 @@ class WorkerGroup:
             self.check_alive()
             counts = []
             for worker in self.workers:
-                try:
-                    names = await asyncio.to_thread(worker._scrape)
-                except OSError:
-                    names = {}
+                names = await worker.metrics() or {}
                 counts.append(sum(1 for name in names
                                   if name.startswith("sessionizer_worker_consumer_lag{")))
             if all(counts) and sum(counts) == partitions:

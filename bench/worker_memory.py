@@ -46,7 +46,7 @@ from bench.e2e_data import (
     simulate,
     table_name,
 )
-from bench.e2e_worker import RunNames, Worker, memory_kib, process_tree
+from bench.e2e_worker import RunNames, Worker, memory_kib, process_memory_kib, process_tree
 from sessionizer.settings import Settings
 
 PARTITIONS = 6
@@ -73,10 +73,12 @@ def rss_by_role(worker_pid: int) -> dict[str, float]:
     """VmRSS (MiB) of the worker's process tree, by role: worker, sink, tracker (and other)."""
     found: dict[str, float] = {}
     for pid in process_tree(worker_pid):
+        figures = process_memory_kib(pid)
         try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-            status = Path(f"/proc/{pid}/status").read_text()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
+            figures = None
+        if figures is None:  # the process is gone
             continue
         if pid == worker_pid:
             role = "worker"
@@ -86,9 +88,7 @@ def rss_by_role(worker_pid: int) -> dict[str, float]:
             role = "sink"
         else:
             role = "other"
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                found[role] = found.get(role, 0.0) + int(line.split()[1]) / 1024
+        found[role] = found.get(role, 0.0) + figures[0] / 1024
     return found
 
 
